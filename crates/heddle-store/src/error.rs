@@ -1,0 +1,21 @@
+//! Storage errors. Callers match on the kind; the database's own error stays inside.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{entity} `{id}` not found")]
+    NotFound { entity: &'static str, id: String },
+    #[error("{entity} with {field} `{value}` already exists")]
+    Conflict {
+        entity: &'static str,
+        field: &'static str,
+        value: String,
+    },
+    #[error("unsupported database url scheme `{scheme}`; use sqlite:// or postgres://")]
+    UnsupportedUrl { scheme: String },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}

@@ -1,0 +1,101 @@
+//! What a principal may attempt. The first group is the permission matrix of seed 002; the
+//! rest are the administrative actions Heddle's own API needs.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    // Seed 002 permission matrix.
+    ManageUsers,
+    ManageBilling,
+    CreateAgent,
+    EditAgent,
+    DeleteAgent,
+    ExecuteAgent,
+    ViewExecutions,
+    ViewAuditLog,
+    ViewComplianceDashboard,
+    StartAdversarialScan,
+    ViewPlaybooks,
+    // Heddle administration.
+    ViewUsers,
+    ManageApiKeys,
+    ViewTenant,
+    ManagePolicies,
+    ViewPolicies,
+    /// Create and list tenants: only admins of the operator tenant.
+    ManageTenants,
+    /// Read one's own identity; every authenticated principal may.
+    ViewSelf,
+}
+
+impl Action {
+    pub const ALL: [Action; 18] = [
+        Action::ManageUsers,
+        Action::ManageBilling,
+        Action::CreateAgent,
+        Action::EditAgent,
+        Action::DeleteAgent,
+        Action::ExecuteAgent,
+        Action::ViewExecutions,
+        Action::ViewAuditLog,
+        Action::ViewComplianceDashboard,
+        Action::StartAdversarialScan,
+        Action::ViewPlaybooks,
+        Action::ViewUsers,
+        Action::ManageApiKeys,
+        Action::ViewTenant,
+        Action::ManagePolicies,
+        Action::ViewPolicies,
+        Action::ManageTenants,
+        Action::ViewSelf,
+    ];
+
+    /// The Cedar action id (`Heddle::Action::"manage_users"`), equal to the wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::ManageUsers => "manage_users",
+            Action::ManageBilling => "manage_billing",
+            Action::CreateAgent => "create_agent",
+            Action::EditAgent => "edit_agent",
+            Action::DeleteAgent => "delete_agent",
+            Action::ExecuteAgent => "execute_agent",
+            Action::ViewExecutions => "view_executions",
+            Action::ViewAuditLog => "view_audit_log",
+            Action::ViewComplianceDashboard => "view_compliance_dashboard",
+            Action::StartAdversarialScan => "start_adversarial_scan",
+            Action::ViewPlaybooks => "view_playbooks",
+            Action::ViewUsers => "view_users",
+            Action::ManageApiKeys => "manage_api_keys",
+            Action::ViewTenant => "view_tenant",
+            Action::ManagePolicies => "manage_policies",
+            Action::ViewPolicies => "view_policies",
+            Action::ManageTenants => "manage_tenants",
+            Action::ViewSelf => "view_self",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_name_matches_cedar_id() {
+        for action in Action::ALL {
+            let json = serde_json::to_string(&action).unwrap();
+            assert_eq!(json, format!("\"{}\"", action.as_str()));
+        }
+    }
+}

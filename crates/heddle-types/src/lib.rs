@@ -1,0 +1,22 @@
+//! Heddle's shared vocabulary: identifiers, roles, the actions the permission matrix speaks
+//! of, the acting principal and the domain records every other crate passes around.
+//!
+//! Invariants: nothing here does I/O or knows about HTTP, SQL or tokio; every type that
+//! crosses a wire (de)serializes in one stable shape; time comes from a [`Clock`] so tests
+//! control it.
+
+mod action;
+mod clock;
+mod ids;
+mod principal;
+mod records;
+mod role;
+
+pub use action::Action;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use ids::{AccessTokenId, ApiKeyId, IdParseError, PolicyId, TenantId, UserId};
+pub use principal::{Principal, PrincipalKind, Resource};
+pub use records::{
+    AccessToken, ApiKey, Page, PageRequest, Tenant, TenantPolicy, User, MAX_PAGE_LIMIT,
+};
+pub use role::{Role, RoleParseError};

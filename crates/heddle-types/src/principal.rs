@@ -1,0 +1,77 @@
+//! Who is acting, and on what.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{ApiKeyId, Role, TenantId, UserId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    /// A person with a local account (or, later, an SSO identity).
+    User,
+    /// An application authenticated with an API key.
+    ApiKey,
+}
+
+/// The authenticated caller of one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Principal {
+    pub kind: PrincipalKind,
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    /// Whether the principal's tenant is the operator tenant that may manage other tenants.
+    pub operator_tenant: bool,
+    pub role: Role,
+    pub display_name: String,
+}
+
+impl Principal {
+    pub fn for_user(user: &crate::User, operator_tenant: bool) -> Self {
+        Self {
+            kind: PrincipalKind::User,
+            id: *user.id.as_uuid(),
+            tenant_id: user.tenant_id,
+            operator_tenant,
+            role: user.role,
+            display_name: user.display_name.clone(),
+        }
+    }
+
+    pub fn for_api_key(key: &crate::ApiKey, operator_tenant: bool) -> Self {
+        Self {
+            kind: PrincipalKind::ApiKey,
+            id: *key.id.as_uuid(),
+            tenant_id: key.tenant_id,
+            operator_tenant,
+            role: key.role,
+            display_name: key.name.clone(),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<UserId> {
+        (self.kind == PrincipalKind::User).then(|| UserId::from_uuid(self.id))
+    }
+
+    pub fn api_key_id(&self) -> Option<ApiKeyId> {
+        (self.kind == PrincipalKind::ApiKey).then(|| ApiKeyId::from_uuid(self.id))
+    }
+}
+
+/// What an action is attempted on. Every resource belongs to exactly one tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Tenant(TenantId),
+    User { id: UserId, tenant_id: TenantId },
+    ApiKey { id: ApiKeyId, tenant_id: TenantId },
+}
+
+impl Resource {
+    pub const fn tenant_id(&self) -> TenantId {
+        match *self {
+            Resource::Tenant(id) => id,
+            Resource::User { tenant_id, .. } | Resource::ApiKey { tenant_id, .. } => tenant_id,
+        }
+    }
+}
