@@ -12,6 +12,12 @@ pub enum StoreError {
     },
     #[error("unsupported database url scheme `{scheme}`; use sqlite:// or postgres://")]
     UnsupportedUrl { scheme: String },
+    /// The directory for a SQLite database file could not be created.
+    #[error("cannot create the database directory `{path}`: {source}")]
+    CreateDirectory {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database migration failed: {0}")]

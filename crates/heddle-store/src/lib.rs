@@ -6,7 +6,9 @@
 //! timestamps come from the caller's clock, never from the database; uniqueness is enforced
 //! by the database so concurrent writers in several processes cannot break it.
 
+mod db_error;
 mod error;
+mod paging;
 pub mod postgres;
 pub mod sqlite;
 
@@ -153,8 +155,7 @@ pub struct NewApiKey {
 pub trait ApiKeyStore: Send + Sync + std::fmt::Debug {
     async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey>;
     /// The key and its stored hash, by lookup id, whatever its state (the caller checks).
-    async fn find_api_key_by_lookup(&self, lookup: &str)
-    -> StoreResult<Option<(ApiKey, Vec<u8>)>>;
+    async fn find_api_key_by_lookup(&self, lookup: &str) -> StoreResult<Option<(ApiKey, Vec<u8>)>>;
     async fn get_api_key(&self, tenant_id: TenantId, id: ApiKeyId) -> StoreResult<ApiKey>;
     async fn list_api_keys(
         &self,

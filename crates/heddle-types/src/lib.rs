@@ -17,6 +17,6 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{AccessTokenId, ApiKeyId, IdParseError, PolicyId, TenantId, UserId};
 pub use principal::{Principal, PrincipalKind, Resource};
 pub use records::{
-    AccessToken, ApiKey, Page, PageRequest, Tenant, TenantPolicy, User, MAX_PAGE_LIMIT,
+    AccessToken, ApiKey, MAX_PAGE_LIMIT, Page, PageRequest, Tenant, TenantPolicy, User,
 };
 pub use role::{Role, RoleParseError};

@@ -1,0 +1,203 @@
+//! Commands that act on the database directly as the local operator.
+
+use std::io::Read;
+
+use anyhow::{Context, bail};
+use heddle_crypto::{ExposeSecret, PasswordHasher, SecretString};
+use heddle_identity::{
+    Actor, BootstrapOutcome, CreateApiKey, CreateUser, Identity, IdentitySettings,
+    OPERATOR_TENANT_SLUG,
+};
+use heddle_server::config::Config;
+use heddle_types::{ApiKeyId, PageRequest, Role, SystemClock};
+
+/// Opens the configured database (applying migrations) and the identity service.
+pub async fn open_identity(config: &Config) -> anyhow::Result<Identity> {
+    let url = config.effective_database_url();
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory `{}`",
+                config.data_dir.display()
+            )
+        })?;
+    }
+    let store = heddle_store::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the database `{}`", crate::redact_url(&url)))?;
+    let settings = IdentitySettings {
+        access_token_ttl: time::Duration::minutes(i64::from(config.auth.access_token_ttl_minutes)),
+        ..IdentitySettings::default()
+    };
+    Ok(Identity::new(
+        store,
+        PasswordHasher::recommended(),
+        std::sync::Arc::new(SystemClock),
+        settings,
+    )?)
+}
+
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let identity = open_identity(config).await?;
+    println!(
+        "migrations applied ({} database {})",
+        identity.store().engine(),
+        crate::redact_url(&config.effective_database_url())
+    );
+    Ok(())
+}
+
+pub async fn create_user(
+    config: &Config,
+    tenant_slug: &str,
+    email: &str,
+    role: Role,
+    display_name: Option<String>,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let identity = open_identity(config).await?;
+    let (password, generated) = if password_stdin {
+        let mut input = String::new();
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .context("cannot read the password from standard input")?;
+        let trimmed = input.trim_end_matches(['\r', '\n']);
+        if trimmed.is_empty() {
+            bail!("no password on standard input");
+        }
+        (SecretString::from(trimmed.to_owned()), false)
+    } else {
+        (heddle_crypto::generate_password()?, true)
+    };
+    // On an empty database the first admin also creates the operator tenant.
+    if role == Role::Admin && tenant_slug == OPERATOR_TENANT_SLUG {
+        let outcome = identity
+            .bootstrap(Some(email), Some(password.clone()))
+            .await?;
+        if let BootstrapOutcome::Created {
+            tenant_slug,
+            admin_email,
+            ..
+        } = outcome
+        {
+            println!(
+                "created the operator tenant `{tenant_slug}` and its first admin `{admin_email}`"
+            );
+            if generated {
+                println!("password (shown once): {}", password.expose_secret());
+            }
+            return Ok(());
+        }
+    }
+    let tenant = identity.tenant_by_slug(tenant_slug).await?;
+    let user = identity
+        .create_user(
+            &Actor::LocalOperator,
+            CreateUser {
+                tenant_id: tenant.id,
+                email: email.to_owned(),
+                display_name: display_name.unwrap_or_else(|| email.to_owned()),
+                role,
+                password: Some(password.clone()),
+            },
+        )
+        .await?;
+    println!(
+        "created {} `{}` ({}) in tenant `{}`",
+        user.role, user.email, user.id, tenant.slug
+    );
+    if generated {
+        println!("password (shown once): {}", password.expose_secret());
+    }
+    Ok(())
+}
+
+pub async fn create_key(
+    config: &Config,
+    tenant_slug: &str,
+    name: &str,
+    role: Role,
+    expires_in_days: Option<u32>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let identity = open_identity(config).await?;
+    let tenant = identity.tenant_by_slug(tenant_slug).await?;
+    let expires_at = expires_in_days
+        .map(|days| time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(days)));
+    let issued = identity
+        .create_api_key(
+            &Actor::LocalOperator,
+            CreateApiKey {
+                tenant_id: tenant.id,
+                name: name.to_owned(),
+                role,
+                expires_at,
+            },
+        )
+        .await?;
+    if json {
+        let value = serde_json::json!({
+            "key": issued.key,
+            "token": issued.token.expose_secret(),
+        });
+        println!("{value}");
+    } else {
+        println!(
+            "created API key `{}` ({}) with role {} in tenant `{}`",
+            issued.key.name, issued.key.id, issued.key.role, tenant.slug
+        );
+        println!("key (shown once): {}", issued.token.expose_secret());
+    }
+    Ok(())
+}
+
+pub async fn list_keys(config: &Config, tenant_slug: &str, json: bool) -> anyhow::Result<()> {
+    let identity = open_identity(config).await?;
+    let tenant = identity.tenant_by_slug(tenant_slug).await?;
+    let mut keys = Vec::new();
+    let mut page = PageRequest::first(heddle_types::MAX_PAGE_LIMIT);
+    loop {
+        let batch = identity
+            .list_api_keys(&Actor::LocalOperator, tenant.id, page)
+            .await?;
+        keys.extend(batch.items);
+        match batch.next_cursor {
+            Some(cursor) => page.after = Some(cursor),
+            None => break,
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string(&keys)?);
+        return Ok(());
+    }
+    let now = time::OffsetDateTime::now_utc();
+    println!(
+        "{:<36}  {:<22}  {:<18}  {:<8}  NAME",
+        "ID", "PREFIX", "ROLE", "STATE"
+    );
+    for key in keys {
+        let state = if key.revoked_at.is_some() {
+            "revoked"
+        } else if key.is_active(now) {
+            "active"
+        } else {
+            "expired"
+        };
+        println!(
+            "{:<36}  {:<22}  {:<18}  {:<8}  {}",
+            key.id, key.prefix, key.role, state, key.name
+        );
+    }
+    Ok(())
+}
+
+pub async fn revoke_key(config: &Config, tenant_slug: &str, id: &str) -> anyhow::Result<()> {
+    let id: ApiKeyId = id.parse()?;
+    let identity = open_identity(config).await?;
+    let tenant = identity.tenant_by_slug(tenant_slug).await?;
+    let key = identity
+        .revoke_api_key(&Actor::LocalOperator, tenant.id, id)
+        .await?;
+    println!("revoked API key `{}` ({})", key.name, key.id);
+    Ok(())
+}

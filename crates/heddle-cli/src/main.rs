@@ -1,0 +1,226 @@
+//! The `heddle` command. Every subcommand loads the same layered configuration
+//! (defaults < heddle.toml < HEDDLE_* < flags); `serve` runs the server, the rest act on the
+//! database directly as the local operator.
+
+mod admin;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use heddle_server::config::{CliOverrides, Config, ConfigSources};
+use heddle_types::Role;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "heddle",
+    version,
+    about = "Governed runtime and security gateway for AI agents"
+)]
+struct Cli {
+    /// Configuration file. Read if present; when named explicitly it must exist.
+    #[arg(
+        long,
+        global = true,
+        env = "HEDDLE_CONFIG",
+        default_value = "heddle.toml"
+    )]
+    config: PathBuf,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct DatabaseArgs {
+    /// `sqlite://…` or `postgres://…` (env HEDDLE_DATABASE_URL); default SQLite in the data dir.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Directory for the embedded database (default ./heddle-data).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(serve::ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Configuration commands.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Administrative commands acting on the database directly.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Load the configuration from every source and report each problem with its source.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a user (the first admin, or any other). Prints a generated password unless
+    /// `--password-stdin` is given.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role, default_value = "admin")]
+        role: Role,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Tenant slug.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create an API key; the secret is printed once.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Days until the key expires; no expiry when omitted.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a tenant's API keys (never their secrets).
+    List {
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an API key by id.
+    Revoke {
+        id: String,
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    value.parse::<Role>().map_err(|err| err.to_string())
+}
+
+fn load_config(cli: &Cli, extra: CliOverrides) -> Result<Config, ExitCode> {
+    let file_required = cli.config != std::path::Path::new("heddle.toml");
+    let overrides = CliOverrides {
+        database_url: cli.database.database_url.clone(),
+        data_dir: cli.database.data_dir.clone(),
+        ..extra
+    };
+    ConfigSources::new(&cli.config, file_required, &overrides)
+        .load()
+        .map_err(|problems| {
+            eprintln!(
+                "heddle: the configuration has {} problem(s):",
+                problems.len()
+            );
+            for problem in problems {
+                eprintln!("  - {problem}");
+            }
+            ExitCode::from(2)
+        })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("heddle: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let overrides = match &cli.command {
+        Command::Serve(args) => args.overrides(),
+        _ => CliOverrides::default(),
+    };
+    let config = match load_config(&cli, overrides) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(config, args).await,
+        Command::Migrate => admin::migrate(&config).await,
+        Command::Config(ConfigCommand::Check) => {
+            println!(
+                "configuration OK (database: {})",
+                redact_url(&config.effective_database_url())
+            );
+            Ok(())
+        }
+        Command::Admin(AdminCommand::CreateUser {
+            email,
+            role,
+            display_name,
+            tenant,
+            password_stdin,
+        }) => {
+            admin::create_user(&config, &tenant, &email, role, display_name, password_stdin).await
+        }
+        Command::Keys(KeysCommand::Create {
+            name,
+            role,
+            tenant,
+            expires_in_days,
+            json,
+        }) => admin::create_key(&config, &tenant, &name, role, expires_in_days, json).await,
+        Command::Keys(KeysCommand::List { tenant, json }) => {
+            admin::list_keys(&config, &tenant, json).await
+        }
+        Command::Keys(KeysCommand::Revoke { id, tenant }) => {
+            admin::revoke_key(&config, &tenant, &id).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("heddle: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Hides a password in a database URL before printing it.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => {
+                    format!("{}{user}:[redacted]{}", &url[..scheme_end + 3], &url[at..])
+                }
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,238 @@
+//! The authorizer: schema and base policies parsed and validated once, then one Cedar
+//! evaluation per decision.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use cedar_policy::{PolicyId as CedarPolicyId, PolicySet, Schema, ValidationMode, Validator};
+use heddle_types::{Action, Principal, Resource, TenantId};
+
+use crate::entities::{EntityCatalog, action_applies_to, resource_type_name};
+use crate::{BASE_POLICIES_TEXT, PolicyError, SCHEMA_TEXT};
+
+/// The outcome of one authorization request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// Ids of the policies that decided: the satisfied permits when allowed, the satisfied
+    /// forbids when denied by one (empty when denied because nothing permitted). Sorted.
+    pub determining_policies: Vec<String>,
+    /// Everything that went wrong while deciding. Non-empty always means denied.
+    pub errors: Vec<String>,
+}
+
+impl Decision {
+    fn deny_with_error(error: String) -> Self {
+        Self {
+            allowed: false,
+            determining_policies: Vec::new(),
+            errors: vec![error],
+        }
+    }
+}
+
+/// The base policies plus one tenant's custom policies, ready to evaluate. Built by
+/// [`Authorizer::compile_tenant_policies`].
+#[derive(Debug, Clone)]
+pub struct TenantPolicySet {
+    /// `None` when compiled from no policies: then it equals the base set and fits any tenant.
+    pub(crate) tenant_id: Option<TenantId>,
+    pub(crate) policies: PolicySet,
+    pub(crate) custom_policy_ids: Vec<String>,
+}
+
+impl TenantPolicySet {
+    pub fn tenant_id(&self) -> Option<TenantId> {
+        self.tenant_id
+    }
+
+    /// The Cedar ids of the custom policies (`tenant_policy.<policy id>`).
+    pub fn custom_policy_ids(&self) -> &[String] {
+        &self.custom_policy_ids
+    }
+}
+
+/// Decides whether a principal may perform an action on a resource. Build it once at start-up
+/// and share it: construction parses and validates; [`Authorizer::authorize`] only evaluates.
+pub struct Authorizer {
+    pub(crate) validator: Validator,
+    pub(crate) base_policies: PolicySet,
+    pub(crate) base_policy_ids: BTreeSet<String>,
+    catalog: EntityCatalog,
+    cedar: cedar_policy::Authorizer,
+}
+
+impl fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authorizer")
+            .field("base_policy_ids", &self.base_policy_ids)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authorizer {
+    /// Parses the schema and the base policies and validates the policies against the schema
+    /// in strict mode; any error or warning there is a bug in this crate and fails here.
+    pub fn new() -> Result<Self, PolicyError> {
+        let (schema, _warnings) = Schema::from_cedarschema_str(SCHEMA_TEXT).map_err(|error| {
+            PolicyError::InvalidSchema {
+                reason: error.to_string(),
+            }
+        })?;
+        let base_policies = parse_base_policies()?;
+        let validator = Validator::new(schema);
+        let validation = validator.validate(&base_policies, ValidationMode::Strict);
+        if !validation.validation_passed_without_warnings() {
+            let problems: Vec<String> = validation
+                .validation_errors()
+                .map(ToString::to_string)
+                .chain(validation.validation_warnings().map(ToString::to_string))
+                .collect();
+            return Err(PolicyError::InvalidBasePolicies {
+                reason: problems.join("; "),
+            });
+        }
+        let base_policy_ids = base_policies
+            .policies()
+            .map(|policy| policy.id().to_string())
+            .collect();
+        Ok(Self {
+            validator,
+            base_policies,
+            base_policy_ids,
+            catalog: EntityCatalog::new()?,
+            cedar: cedar_policy::Authorizer::new(),
+        })
+    }
+
+    /// The ids of the base policies.
+    pub fn base_policy_ids(&self) -> impl Iterator<Item = &str> {
+        self.base_policy_ids.iter().map(String::as_str)
+    }
+
+    /// Decides one request. With `tenant_policies`, the tenant's custom policies are
+    /// evaluated beside the base ones; they must belong to the principal's tenant.
+    ///
+    /// Fails closed: an action that does not apply to the resource's kind, a tenant policy
+    /// set of another tenant, or any error while evaluating a policy denies.
+    pub fn authorize(
+        &self,
+        principal: &Principal,
+        action: Action,
+        resource: &Resource,
+        tenant_policies: Option<&TenantPolicySet>,
+    ) -> Decision {
+        if !action_applies_to(action, resource) {
+            return Decision::deny_with_error(format!(
+                "action `{action}` does not apply to a `{}` resource",
+                resource_type_name(resource)
+            ));
+        }
+        let policies = match tenant_policies {
+            None => &self.base_policies,
+            Some(set) => match set.tenant_id {
+                Some(tenant_id) if tenant_id != principal.tenant_id => {
+                    return Decision::deny_with_error(format!(
+                        "tenant policies of tenant `{tenant_id}` cannot decide for a principal \
+                         of tenant `{}`",
+                        principal.tenant_id
+                    ));
+                }
+                _ => &set.policies,
+            },
+        };
+        let parts = match self.catalog.request_parts(principal, action, resource) {
+            Ok(parts) => parts,
+            Err(error) => return Decision::deny_with_error(error),
+        };
+        let response = self
+            .cedar
+            .is_authorized(&parts.request, policies, &parts.entities);
+        let diagnostics = response.diagnostics();
+        let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
+        let mut determining_policies: Vec<String> =
+            diagnostics.reason().map(ToString::to_string).collect();
+        determining_policies.sort_unstable();
+        Decision {
+            allowed: response.decision() == cedar_policy::Decision::Allow && errors.is_empty(),
+            determining_policies,
+            errors,
+        }
+    }
+}
+
+/// Parses `base.cedar` and gives each policy its `@id` annotation as policy id.
+fn parse_base_policies() -> Result<PolicySet, PolicyError> {
+    let invalid = |reason: String| PolicyError::InvalidBasePolicies { reason };
+    let parsed =
+        PolicySet::from_str(BASE_POLICIES_TEXT).map_err(|error| invalid(error.to_string()))?;
+    let mut policies = PolicySet::new();
+    for policy in parsed.policies() {
+        let id = policy
+            .annotation("id")
+            .ok_or_else(|| invalid(format!("policy `{}` has no `@id` annotation", policy.id())))?;
+        policies
+            .add(policy.new_id(CedarPolicyId::new(id)))
+            .map_err(|error| invalid(format!("policy `{id}`: {error}")))?;
+    }
+    if parsed.num_of_templates() > 0 {
+        return Err(invalid(
+            "base policies must not contain templates".to_owned(),
+        ));
+    }
+    Ok(policies)
+}
+
+#[cfg(test)]
+mod tests {
+    use heddle_types::{ApiKeyId, UserId};
+
+    use super::*;
+
+    /// The Rust-side applicability check must say exactly what the schema's `appliesTo` says.
+    #[test]
+    fn applicability_table_matches_the_schema() {
+        let authorizer = Authorizer::new().unwrap();
+        let schema = authorizer.validator.schema();
+        let tenant_id = TenantId::new();
+        let resources = [
+            Resource::Tenant(tenant_id),
+            Resource::User {
+                id: UserId::new(),
+                tenant_id,
+            },
+            Resource::ApiKey {
+                id: ApiKeyId::new(),
+                tenant_id,
+            },
+        ];
+        for action in Action::ALL {
+            let uid = authorizer.catalog.action_uid(action).unwrap();
+            let in_schema: BTreeSet<String> = schema
+                .resources_for_action(uid)
+                .unwrap()
+                .map(|name| name.to_string())
+                .collect();
+            for resource in &resources {
+                let name = format!("Heddle::{}", resource_type_name(resource));
+                assert_eq!(
+                    action_applies_to(action, resource),
+                    in_schema.contains(&name),
+                    "{action} on {name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_base_policy_has_a_readable_id() {
+        let authorizer = Authorizer::new().unwrap();
+        assert_eq!(authorizer.base_policy_ids.len(), 22);
+        assert!(
+            authorizer
+                .base_policy_ids()
+                .all(|id| !id.starts_with("policy"))
+        );
+    }
+}

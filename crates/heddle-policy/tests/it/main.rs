@@ -1,0 +1,65 @@
+//! Integration tests of heddle-policy's public API.
+
+mod custom_policies;
+mod matrix;
+
+use std::sync::LazyLock;
+
+use heddle_policy::Authorizer;
+use heddle_types::{
+    ApiKeyId, PolicyId, Principal, PrincipalKind, Resource, Role, TenantId, TenantPolicy, UserId,
+};
+
+/// Built once: construction parses and validates, which is slow in debug builds.
+static AUTHORIZER: LazyLock<Authorizer> =
+    LazyLock::new(|| Authorizer::new().expect("the built-in schema and policies are valid"));
+
+fn authorizer() -> &'static Authorizer {
+    &AUTHORIZER
+}
+
+fn principal(role: Role, kind: PrincipalKind, tenant_id: TenantId, operator: bool) -> Principal {
+    let id = match kind {
+        PrincipalKind::User => *UserId::new().as_uuid(),
+        PrincipalKind::ApiKey => *ApiKeyId::new().as_uuid(),
+    };
+    Principal {
+        kind,
+        id,
+        tenant_id,
+        operator_tenant: operator,
+        role,
+        display_name: format!("{role} {kind:?}"),
+    }
+}
+
+fn user_in(role: Role, tenant_id: TenantId) -> Principal {
+    principal(role, PrincipalKind::User, tenant_id, false)
+}
+
+/// Every kind of resource inside `tenant_id`, none of them the principal's own identity.
+fn resources_in(tenant_id: TenantId) -> [Resource; 3] {
+    [
+        Resource::Tenant(tenant_id),
+        Resource::User {
+            id: UserId::new(),
+            tenant_id,
+        },
+        Resource::ApiKey {
+            id: ApiKeyId::new(),
+            tenant_id,
+        },
+    ]
+}
+
+fn tenant_policy(tenant_id: TenantId, cedar: &str) -> TenantPolicy {
+    TenantPolicy {
+        id: PolicyId::new(),
+        tenant_id,
+        name: "test policy".to_owned(),
+        description: String::new(),
+        cedar: cedar.to_owned(),
+        created_by: None,
+        created_at: time::OffsetDateTime::UNIX_EPOCH,
+    }
+}

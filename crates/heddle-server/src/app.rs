@@ -1,0 +1,191 @@
+//! Assembling the application: state, router and layers, and serving it.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use heddle_identity::Identity;
+use heddle_ratelimit::{InMemoryRateLimiter, Quota, RateLimiter, RedisRateLimiter};
+use http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::{Config, QuotaConfig};
+use crate::middleware::{
+    SecurityHeaders, limit_by_client_ip, record_metrics, render_problems, set_security_headers,
+};
+use crate::routes;
+
+/// Rate-limit quotas by scope.
+#[derive(Debug, Clone, Copy)]
+pub struct Quotas {
+    pub per_ip: Quota,
+    pub per_principal: Quota,
+    pub login: Quota,
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub identity: Identity,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub quotas: Quotas,
+    pub config: Arc<Config>,
+    pub metrics: Option<PrometheusHandle>,
+    pub(crate) trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    pub(crate) security_headers: Arc<SecurityHeaders>,
+}
+
+fn quota(config: QuotaConfig) -> Quota {
+    // Config validation guarantees both are at least 1; clamp anyway rather than panic.
+    Quota {
+        per_minute: std::num::NonZeroU32::new(config.per_minute)
+            .unwrap_or(std::num::NonZeroU32::MIN),
+        burst: std::num::NonZeroU32::new(config.burst).unwrap_or(std::num::NonZeroU32::MIN),
+    }
+}
+
+/// Builds the shared state: the rate limiter (Redis when configured) and parsed settings.
+pub async fn build_state(
+    identity: Identity,
+    config: Config,
+    metrics: Option<PrometheusHandle>,
+) -> Result<AppState, StartupError> {
+    let limiter: Arc<dyn RateLimiter> = match &config.redis_url {
+        Some(url) => Arc::new(
+            RedisRateLimiter::connect(url)
+                .await
+                .map_err(|err| StartupError::Redis(err.to_string()))?
+                .with_key_prefix(&config.redis_key_prefix),
+        ),
+        None => Arc::new(InMemoryRateLimiter::new()),
+    };
+    let trusted_proxies = config
+        .http
+        .trusted_proxies
+        .iter()
+        .filter_map(|entry| {
+            entry.parse::<ipnet::IpNet>().ok().or_else(|| {
+                entry
+                    .parse::<std::net::IpAddr>()
+                    .ok()
+                    .map(ipnet::IpNet::from)
+            })
+        })
+        .collect();
+    Ok(AppState {
+        identity,
+        limiter,
+        quotas: Quotas {
+            per_ip: quota(config.rate_limits.per_ip),
+            per_principal: quota(config.rate_limits.per_principal),
+            login: quota(config.rate_limits.login),
+        },
+        security_headers: Arc::new(SecurityHeaders::new(config.http.hsts_max_age_secs)),
+        config: Arc::new(config),
+        metrics,
+        trusted_proxies: Arc::new(trusted_proxies),
+    })
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    // The URL is not echoed: it may carry a password.
+    #[error("cannot connect to redis for rate limits: {0}")]
+    Redis(String),
+}
+
+fn cors_layer(config: &Config) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config
+        .http
+        .cors_allowed_origins
+        .iter()
+        .filter(|origin| origin.as_str() != "*")
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600))
+}
+
+/// The whole application with every layer, ready to serve.
+pub fn build_router(state: AppState) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let timeout = Duration::from_secs(state.config.http.request_timeout_secs);
+    let (api, _openapi) = routes::api_router().split_for_parts();
+    let api = api
+        .route_layer(from_fn(record_metrics))
+        .fallback(routes::meta::unknown_route);
+    // Outermost first: ids exist before anything logs; problems are rendered after every
+    // inner layer has had its say; security headers land on every response, errors included.
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(
+            x_request_id.clone(),
+            MakeRequestUuid,
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span))
+        .layer(PropagateRequestIdLayer::new(x_request_id))
+        .layer(from_fn_with_state(state.clone(), set_security_headers))
+        .layer(from_fn(render_problems))
+        .layer(CatchPanicLayer::new())
+        .layer(cors_layer(&state.config))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(from_fn_with_state(state.clone(), limit_by_client_ip))
+        .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes));
+    api.layer(layers).with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish
+/// for up to the configured grace period.
+pub async fn serve_until(
+    listener: TcpListener,
+    router: Router,
+    grace: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutdown requested; finishing in-flight requests");
+        let _ = stop_tx.send(true);
+    });
+    let mut stop_rx = stop_rx;
+    let forced = async move {
+        let _ = stop_rx.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server.into_future() => result,
+        () = forced => {
+            tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing remaining connections");
+            Ok(())
+        }
+    }
+}

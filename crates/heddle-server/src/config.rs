@@ -1,0 +1,443 @@
+//! Static server settings: built-in defaults, then `heddle.toml`, then `HEDDLE_*` environment
+//! variables, then command-line flags — each later source overrides the earlier ones.
+//! Nested keys use `__` in the environment: `HEDDLE_HTTP__MAX_BODY_BYTES=2097152`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Where the embedded database lives when no `database_url` is given.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// Shared rate limits across processes; without it limits are per process.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key Heddle writes, so deployments can share one Redis.
+    pub redis_key_prefix: String,
+    pub log: LogConfig,
+    pub http: HttpConfig,
+    pub rate_limits: RateLimitConfig,
+    pub auth: AuthConfig,
+    pub bootstrap: BootstrapConfig,
+    /// RFC 9116 `/.well-known/security.txt`; not served when absent.
+    pub security_txt: Option<SecurityTxtConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("heddle-data"),
+            database_url: None,
+            redis_url: None,
+            redis_key_prefix: "heddle".to_owned(),
+            log: LogConfig::default(),
+            http: HttpConfig::default(),
+            rate_limits: RateLimitConfig::default(),
+            auth: AuthConfig::default(),
+            bootstrap: BootstrapConfig::default(),
+            security_txt: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `heddle_server=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Json,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    pub request_timeout_secs: u64,
+    /// How long shutdown waits for in-flight requests after SIGTERM.
+    pub shutdown_grace_secs: u64,
+    /// Origins allowed to call the API from a browser, e.g. `https://console.example.com`.
+    /// Never `*`: credentials are allowed.
+    pub cors_allowed_origins: Vec<String>,
+    /// Proxies (CIDR) whose `X-Forwarded-For` is believed for the client address.
+    pub trusted_proxies: Vec<String>,
+    pub hsts_max_age_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 30,
+            cors_allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            hsts_max_age_secs: 63_072_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaConfig {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Every request, by client address, before authentication.
+    pub per_ip: QuotaConfig,
+    /// Authenticated requests, by API key or user.
+    pub per_principal: QuotaConfig,
+    /// Login attempts, by client address and by account.
+    pub login: QuotaConfig,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            per_ip: QuotaConfig {
+                per_minute: 6000,
+                burst: 500,
+            },
+            per_principal: QuotaConfig {
+                per_minute: 6000,
+                burst: 500,
+            },
+            login: QuotaConfig {
+                per_minute: 10,
+                burst: 5,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub access_token_ttl_minutes: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_minutes: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BootstrapConfig {
+    /// Email of the first admin created on an empty database.
+    pub admin_email: String,
+}
+
+impl Default for BootstrapConfig {
+    fn default() -> Self {
+        Self {
+            admin_email: heddle_identity::DEFAULT_ADMIN_EMAIL.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityTxtConfig {
+    /// `mailto:` or `https:` URIs.
+    pub contact: Vec<String>,
+    /// RFC 3339 timestamp after which the file is stale (RFC 9116 requires it).
+    pub expires: String,
+    #[serde(default)]
+    pub policy: Option<String>,
+    #[serde(default)]
+    pub preferred_languages: Option<String>,
+    #[serde(default)]
+    pub acknowledgments: Option<String>,
+}
+
+/// One problem found in the configuration, with where the offending value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub key: String,
+    pub source: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (from {}): {}", self.key, self.source, self.message)
+    }
+}
+
+/// Overrides from command-line flags, applied last.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CliOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+}
+
+/// The layered sources, kept so problems can name where a value came from.
+#[derive(Debug)]
+pub struct ConfigSources {
+    figment: Figment,
+}
+
+impl ConfigSources {
+    /// `file` is read if it exists; a file named explicitly must exist.
+    pub fn new(file: &Path, file_required: bool, overrides: &CliOverrides) -> Self {
+        let toml = if file_required {
+            Toml::file_exact(file)
+        } else {
+            Toml::file(file)
+        };
+        let env = Env::prefixed("HEDDLE_")
+            .filter(|key| {
+                // HEDDLE_CONFIG names the file; HEDDLE_TEST_* belong to the test suites.
+                // Keys keep the case they were set with.
+                let key = key.as_str().to_ascii_lowercase();
+                key != "config" && !key.starts_with("test_")
+            })
+            .split("__");
+        let figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(toml)
+            .merge(env)
+            .merge(Serialized::defaults(overrides));
+        Self { figment }
+    }
+
+    /// The effective configuration, or every problem found in it.
+    pub fn load(&self) -> Result<Config, Vec<ConfigProblem>> {
+        let config: Config = self.figment.extract().map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|error| ConfigProblem {
+                    key: if error.path.is_empty() {
+                        "(root)".to_owned()
+                    } else {
+                        error.path.join(".")
+                    },
+                    source: error
+                        .metadata
+                        .as_ref()
+                        .map(describe_source)
+                        .unwrap_or_else(|| "unknown source".to_owned()),
+                    message: error.kind.to_string(),
+                })
+                .collect::<Vec<_>>()
+        })?;
+        let problems: Vec<ConfigProblem> = validate(&config)
+            .into_iter()
+            .map(|(key, message)| ConfigProblem {
+                source: self.source_of(key),
+                key: key.to_owned(),
+                message,
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn source_of(&self, key: &str) -> String {
+        self.figment
+            .find_metadata(key)
+            .map(describe_source)
+            .unwrap_or_else(|| "defaults".to_owned())
+    }
+}
+
+fn describe_source(metadata: &figment::Metadata) -> String {
+    match &metadata.source {
+        Some(figment::Source::File(path)) => format!("{} `{}`", metadata.name, path.display()),
+        Some(other) => format!("{} ({other})", metadata.name),
+        None => metadata.name.to_string(),
+    }
+}
+
+impl Config {
+    /// The database to open: the configured URL, or SQLite in the data directory.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("heddle.db").display()
+            ),
+        }
+    }
+}
+
+/// Semantic checks serde cannot express. Returns `(key, message)` pairs.
+fn validate(config: &Config) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    if let Some(url) = &config.database_url {
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if !known.iter().any(|scheme| url.starts_with(scheme)) {
+            problems.push((
+                "database_url",
+                "must start with `sqlite:` or `postgres://`".to_owned(),
+            ));
+        }
+    }
+    if let Some(url) = &config.redis_url
+        && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+    {
+        problems.push((
+            "redis_url",
+            "must start with `redis://` or `rediss://`".to_owned(),
+        ));
+    }
+    if config.redis_key_prefix.is_empty()
+        || config.redis_key_prefix.len() > 64
+        || config
+            .redis_key_prefix
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        problems.push((
+            "redis_key_prefix",
+            "must be 1–64 characters without spaces".to_owned(),
+        ));
+    }
+    if tracing_subscriber::EnvFilter::try_new(&config.log.level).is_err() {
+        problems.push((
+            "log.level",
+            format!("`{}` is not a valid log filter", config.log.level),
+        ));
+    }
+    if !(1024..=64 * 1024 * 1024).contains(&config.http.max_body_bytes) {
+        problems.push((
+            "http.max_body_bytes",
+            "must be between 1024 and 67108864".to_owned(),
+        ));
+    }
+    if config.http.request_timeout_secs == 0 {
+        problems.push(("http.request_timeout_secs", "must be at least 1".to_owned()));
+    }
+    for origin in &config.http.cors_allowed_origins {
+        if origin == "*" {
+            problems.push((
+                "http.cors_allowed_origins",
+                "`*` is not allowed: list each origin (credentials are enabled)".to_owned(),
+            ));
+        } else if !(origin.starts_with("https://") || origin.starts_with("http://"))
+            || origin.ends_with('/')
+            || http::HeaderValue::from_str(origin).is_err()
+        {
+            problems.push((
+                "http.cors_allowed_origins",
+                format!("`{origin}` must be an origin like `https://console.example.com`"),
+            ));
+        }
+    }
+    for proxy in &config.http.trusted_proxies {
+        if proxy.parse::<ipnet::IpNet>().is_err() && proxy.parse::<std::net::IpAddr>().is_err() {
+            problems.push((
+                "http.trusted_proxies",
+                format!("`{proxy}` is not an IP address or CIDR range"),
+            ));
+        }
+    }
+    for (key, quota) in [
+        ("rate_limits.per_ip", config.rate_limits.per_ip),
+        (
+            "rate_limits.per_principal",
+            config.rate_limits.per_principal,
+        ),
+        ("rate_limits.login", config.rate_limits.login),
+    ] {
+        if quota.per_minute == 0 || quota.burst == 0 {
+            problems.push((
+                key,
+                "per_minute and burst must both be at least 1".to_owned(),
+            ));
+        }
+    }
+    if !(1..=24 * 60).contains(&config.auth.access_token_ttl_minutes) {
+        problems.push((
+            "auth.access_token_ttl_minutes",
+            "must be between 1 and 1440 (access tokens are short-lived)".to_owned(),
+        ));
+    }
+    if heddle_identity::validate::email(&config.bootstrap.admin_email).is_err() {
+        problems.push((
+            "bootstrap.admin_email",
+            format!("`{}` is not a valid email", config.bootstrap.admin_email),
+        ));
+    }
+    if let Some(txt) = &config.security_txt {
+        if txt.contact.is_empty() {
+            problems.push((
+                "security_txt.contact",
+                "RFC 9116 requires at least one contact".to_owned(),
+            ));
+        }
+        for contact in &txt.contact {
+            if !(contact.starts_with("mailto:")
+                || contact.starts_with("https://")
+                || contact.starts_with("tel:"))
+            {
+                problems.push((
+                    "security_txt.contact",
+                    format!("`{contact}` must be a `mailto:`, `https://` or `tel:` URI"),
+                ));
+            }
+        }
+        if OffsetDateTime::parse(&txt.expires, &Rfc3339).is_err() {
+            problems.push((
+                "security_txt.expires",
+                format!("`{}` is not an RFC 3339 timestamp", txt.expires),
+            ));
+        }
+        if txt
+            .contact
+            .iter()
+            .chain(&txt.policy)
+            .any(|v| v.contains('\n'))
+        {
+            problems.push(("security_txt", "values must be single lines".to_owned()));
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests;

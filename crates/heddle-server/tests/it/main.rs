@@ -1,0 +1,13 @@
+//! End-to-end tests of the HTTP API on a loopback port, against a real SQLite database.
+
+mod harness;
+
+mod auth;
+mod errors;
+mod keys;
+mod meta;
+mod policies;
+mod rate_limits;
+mod roles;
+mod tenants;
+mod users;

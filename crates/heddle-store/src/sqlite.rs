@@ -1,0 +1,912 @@
+//! Embedded SQLite storage, the zero-setup default.
+//!
+//! Ids are stored as 16-byte blobs (byte order = UUIDv7 time order) and timestamps as integer
+//! microseconds since the Unix epoch, so values round-trip exactly and sort numerically. Every
+//! write transaction starts with `BEGIN IMMEDIATE`: it takes SQLite's single write lock up
+//! front (waiting out the busy timeout) instead of failing when a read later upgrades to a
+//! write, which is what makes [`TenantStore::bootstrap_if_empty`] race-safe here.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use heddle_types::{
+    AccessToken, AccessTokenId, ApiKey, ApiKeyId, Page, PageRequest, PolicyId, Role, Tenant,
+    TenantId, TenantPolicy, User, UserId,
+};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, SqliteExecutor};
+use time::OffsetDateTime;
+
+use crate::db_error::{UniqueColumn, conflict_or_database, is_foreign_key_violation, not_found};
+use crate::paging::{fetch_limit, into_page};
+use crate::{
+    AccessTokenStore, ApiKeyStore, Bootstrap, HealthStore, NewAccessToken, NewApiKey, NewTenant,
+    NewTenantPolicy, NewUser, PolicyStore, StoreError, StoreResult, TenantStore, UserStore,
+    UserUpdate,
+};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a writer waits for SQLite's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections kept by the pool; SQLite serializes writers anyway, readers run in parallel (WAL).
+const MAX_CONNECTIONS: u32 = 8;
+/// Starts a write transaction holding the write lock (see the module docs).
+const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
+
+/// The SQLite implementation of every store trait. Cheap to clone (a pool handle).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the database a `sqlite:` URL names (e.g. `sqlite://./heddle-data/heddle.db`),
+    /// creating the file and its parent directory if missing, and applies pending migrations.
+    /// `sqlite::memory:` (or `mode=memory`) opens a private in-memory database instead.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?;
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        Self::open(options, in_memory).await
+    }
+
+    /// A private in-memory database that lives as long as the store; for tests and demos.
+    pub async fn open_in_memory() -> StoreResult<Self> {
+        Self::open(SqliteConnectOptions::from_str("sqlite::memory:")?, true).await
+    }
+
+    /// Applies Heddle's durability settings (WAL, `synchronous=FULL`, foreign keys, busy
+    /// timeout) on top of `options`, opens the pool and migrates.
+    async fn open(options: SqliteConnectOptions, in_memory: bool) -> StoreResult<Self> {
+        if !in_memory {
+            create_parent_directory(options.get_filename())?;
+        }
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL, not NORMAL: a committed write (later: an audit event) survives power loss.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        // An in-memory database is shared between connections through SQLite's shared cache,
+        // whose table locks ignore the busy timeout; one connection avoids them.
+        let max_connections = if in_memory { 1 } else { MAX_CONNECTIONS };
+        // Connections are kept for the life of the pool: an in-memory database disappears with
+        // its last connection, and reopening a file buys nothing.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations; a no-op when the schema is current. [`SqliteStore::connect`]
+    /// already calls it; `heddle migrate` calls it explicitly. SQLite takes no migration lock,
+    /// so only one process should migrate a given file at a time (the embedded setup has one).
+    pub async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for checked-out ones to come back.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The error for an insert that hit a foreign key: the tenant is missing, or else the
+    /// user the row points at is not in that tenant.
+    async fn missing_parent(&self, tenant_id: TenantId, user_id: Option<UserId>) -> StoreError {
+        let tenant_exists =
+            sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)")
+                .bind(tenant_id.as_uuid())
+                .fetch_one(&self.pool)
+                .await;
+        match (tenant_exists, user_id) {
+            (Err(err), _) => StoreError::Database(err),
+            (Ok(true), Some(user_id)) => not_found("user", user_id),
+            (Ok(_), _) => not_found("tenant", tenant_id),
+        }
+    }
+}
+
+fn create_parent_directory(filename: &Path) -> StoreResult<()> {
+    match filename.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() && !parent.exists() => {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDirectory {
+                path: parent.display().to_string(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Microseconds since the Unix epoch; callers pass microsecond-precision times (the clock
+/// truncates), anything finer is dropped.
+fn to_micros(at: OffsetDateTime) -> i64 {
+    // Every `OffsetDateTime` (years ±9999) fits in i64 microseconds.
+    i64::try_from(at.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+}
+
+fn from_micros(micros: i64) -> StoreResult<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .map_err(|err| StoreError::Corrupt(format!("timestamp `{micros}` out of range: {err}")))
+}
+
+fn optional_from_micros(micros: Option<i64>) -> StoreResult<Option<OffsetDateTime>> {
+    micros.map(from_micros).transpose()
+}
+
+fn parse_role(name: &str) -> StoreResult<Role> {
+    name.parse()
+        .map_err(|err: heddle_types::RoleParseError| StoreError::Corrupt(err.to_string()))
+}
+
+macro_rules! tenant_columns {
+    () => {
+        "id, slug, name, operator, created_at"
+    };
+}
+
+macro_rules! user_columns {
+    () => {
+        "id, tenant_id, email, display_name, role, disabled, created_at, updated_at"
+    };
+}
+
+macro_rules! api_key_columns {
+    () => {
+        "id, tenant_id, name, prefix, role, created_by, created_at, expires_at, revoked_at, \
+         last_used_at"
+    };
+}
+
+macro_rules! access_token_columns {
+    () => {
+        "id, tenant_id, user_id, created_at, expires_at, revoked_at"
+    };
+}
+
+macro_rules! policy_columns {
+    () => {
+        "id, tenant_id, name, description, cedar, created_by, created_at"
+    };
+}
+
+fn tenant_from_row(row: &SqliteRow) -> StoreResult<Tenant> {
+    Ok(Tenant {
+        id: TenantId::from_uuid(row.try_get("id")?),
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        operator: row.try_get("operator")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+    })
+}
+
+fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+    Ok(User {
+        id: UserId::from_uuid(row.try_get("id")?),
+        tenant_id: TenantId::from_uuid(row.try_get("tenant_id")?),
+        email: row.try_get("email")?,
+        display_name: row.try_get("display_name")?,
+        role: parse_role(row.try_get("role")?)?,
+        disabled: row.try_get("disabled")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        updated_at: from_micros(row.try_get("updated_at")?)?,
+    })
+}
+
+fn api_key_from_row(row: &SqliteRow) -> StoreResult<ApiKey> {
+    Ok(ApiKey {
+        id: ApiKeyId::from_uuid(row.try_get("id")?),
+        tenant_id: TenantId::from_uuid(row.try_get("tenant_id")?),
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        role: parse_role(row.try_get("role")?)?,
+        created_by: row
+            .try_get::<Option<uuid::Uuid>, _>("created_by")?
+            .map(UserId::from_uuid),
+        created_at: from_micros(row.try_get("created_at")?)?,
+        expires_at: optional_from_micros(row.try_get("expires_at")?)?,
+        revoked_at: optional_from_micros(row.try_get("revoked_at")?)?,
+        last_used_at: optional_from_micros(row.try_get("last_used_at")?)?,
+    })
+}
+
+fn access_token_from_row(row: &SqliteRow) -> StoreResult<AccessToken> {
+    Ok(AccessToken {
+        id: AccessTokenId::from_uuid(row.try_get("id")?),
+        tenant_id: TenantId::from_uuid(row.try_get("tenant_id")?),
+        user_id: UserId::from_uuid(row.try_get("user_id")?),
+        created_at: from_micros(row.try_get("created_at")?)?,
+        expires_at: from_micros(row.try_get("expires_at")?)?,
+        revoked_at: optional_from_micros(row.try_get("revoked_at")?)?,
+    })
+}
+
+fn policy_from_row(row: &SqliteRow) -> StoreResult<TenantPolicy> {
+    Ok(TenantPolicy {
+        id: PolicyId::from_uuid(row.try_get("id")?),
+        tenant_id: TenantId::from_uuid(row.try_get("tenant_id")?),
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        cedar: row.try_get("cedar")?,
+        created_by: row
+            .try_get::<Option<uuid::Uuid>, _>("created_by")?
+            .map(UserId::from_uuid),
+        created_at: from_micros(row.try_get("created_at")?)?,
+    })
+}
+
+async fn insert_tenant<'e>(
+    executor: impl SqliteExecutor<'e>,
+    tenant: &NewTenant,
+) -> StoreResult<Tenant> {
+    let row = sqlx::query(concat!(
+        "INSERT INTO tenants (id, slug, name, operator, created_at) VALUES ($1, $2, $3, $4, $5) \
+         RETURNING ",
+        tenant_columns!()
+    ))
+    .bind(tenant.id.as_uuid())
+    .bind(&tenant.slug)
+    .bind(&tenant.name)
+    .bind(tenant.operator)
+    .bind(to_micros(tenant.created_at))
+    .fetch_one(executor)
+    .await
+    .map_err(|err| {
+        conflict_or_database(
+            err,
+            "tenant",
+            &tenant.id.to_string(),
+            &[UniqueColumn {
+                column: "slug",
+                value: &tenant.slug,
+            }],
+        )
+    })?;
+    tenant_from_row(&row)
+}
+
+/// Inserts a user with the email lowercased. A foreign-key failure can only mean the tenant
+/// is missing.
+async fn insert_user<'e>(executor: impl SqliteExecutor<'e>, user: &NewUser) -> StoreResult<User> {
+    let email = user.email.to_lowercase();
+    let row = sqlx::query(concat!(
+        "INSERT INTO users (id, tenant_id, email, display_name, role, disabled, password_hash, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7) RETURNING ",
+        user_columns!()
+    ))
+    .bind(user.id.as_uuid())
+    .bind(user.tenant_id.as_uuid())
+    .bind(&email)
+    .bind(&user.display_name)
+    .bind(user.role.as_str())
+    .bind(user.password_hash.as_deref())
+    .bind(to_micros(user.created_at))
+    .fetch_one(executor)
+    .await
+    .map_err(|err| {
+        if is_foreign_key_violation(&err) {
+            not_found("tenant", user.tenant_id)
+        } else {
+            conflict_or_database(
+                err,
+                "user",
+                &user.id.to_string(),
+                &[UniqueColumn {
+                    column: "email",
+                    value: &email,
+                }],
+            )
+        }
+    })?;
+    user_from_row(&row)
+}
+
+#[async_trait]
+impl HealthStore for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn engine(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+#[async_trait]
+impl TenantStore for SqliteStore {
+    async fn create_tenant(&self, tenant: NewTenant) -> StoreResult<Tenant> {
+        insert_tenant(&self.pool, &tenant).await
+    }
+
+    async fn get_tenant(&self, id: TenantId) -> StoreResult<Tenant> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            tenant_columns!(),
+            " FROM tenants WHERE id = $1"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found("tenant", id))?;
+        tenant_from_row(&row)
+    }
+
+    async fn find_tenant_by_slug(&self, slug: &str) -> StoreResult<Option<Tenant>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            tenant_columns!(),
+            " FROM tenants WHERE slug = $1"
+        ))
+        .bind(slug)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(tenant_from_row)
+        .transpose()
+    }
+
+    async fn list_tenants(&self, page: PageRequest) -> StoreResult<Page<Tenant>> {
+        let rows = match page.after {
+            None => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    tenant_columns!(),
+                    " FROM tenants ORDER BY id LIMIT $1"
+                ))
+                .bind(fetch_limit(page))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Some(after) => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    tenant_columns!(),
+                    " FROM tenants WHERE id > $1 ORDER BY id LIMIT $2"
+                ))
+                .bind(after)
+                .bind(fetch_limit(page))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        let items = rows
+            .iter()
+            .map(tenant_from_row)
+            .collect::<StoreResult<_>>()?;
+        Ok(into_page(items, page, |tenant: &Tenant| {
+            *tenant.id.as_uuid()
+        }))
+    }
+
+    /// The admin is created in the bootstrap tenant, whatever `admin.tenant_id` says.
+    async fn bootstrap_if_empty(&self, bootstrap: Bootstrap) -> StoreResult<bool> {
+        let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
+        let any_tenant = sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM tenants)")
+            .fetch_one(&mut *tx)
+            .await?;
+        if any_tenant {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let tenant = insert_tenant(&mut *tx, &bootstrap.tenant).await?;
+        let admin = NewUser {
+            tenant_id: tenant.id,
+            ..bootstrap.admin
+        };
+        insert_user(&mut *tx, &admin).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        insert_user(&self.pool, &user).await
+    }
+
+    async fn get_user(&self, tenant_id: TenantId, id: UserId) -> StoreResult<User> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant_id.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found("user", id))?;
+        user_from_row(&row)
+    }
+
+    async fn find_user_credentials(
+        &self,
+        tenant_id: TenantId,
+        email: &str,
+    ) -> StoreResult<Option<(User, Option<String>)>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            ", password_hash FROM users WHERE tenant_id = $1 AND email = $2"
+        ))
+        .bind(tenant_id.as_uuid())
+        .bind(email.to_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok((user_from_row(&row)?, row.try_get("password_hash")?)))
+            .transpose()
+    }
+
+    async fn list_users(&self, tenant_id: TenantId, page: PageRequest) -> StoreResult<Page<User>> {
+        let rows = match page.after {
+            None => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE tenant_id = $1 ORDER BY id LIMIT $2"
+                ))
+                .bind(tenant_id.as_uuid())
+                .bind(fetch_limit(page))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Some(after) => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+                ))
+                .bind(tenant_id.as_uuid())
+                .bind(after)
+                .bind(fetch_limit(page))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        let items = rows.iter().map(user_from_row).collect::<StoreResult<_>>()?;
+        Ok(into_page(items, page, |user: &User| *user.id.as_uuid()))
+    }
+
+    async fn update_user(
+        &self,
+        tenant_id: TenantId,
+        id: UserId,
+        update: UserUpdate,
+    ) -> StoreResult<User> {
+        let row = sqlx::query(concat!(
+            "UPDATE users SET display_name = COALESCE($1, display_name), \
+             role = COALESCE($2, role), disabled = COALESCE($3, disabled), \
+             password_hash = COALESCE($4, password_hash), updated_at = COALESCE($5, updated_at) \
+             WHERE tenant_id = $6 AND id = $7 RETURNING ",
+            user_columns!()
+        ))
+        .bind(update.display_name)
+        .bind(update.role.map(Role::as_str))
+        .bind(update.disabled)
+        .bind(update.password_hash)
+        .bind(update.updated_at.map(to_micros))
+        .bind(tenant_id.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found("user", id))?;
+        user_from_row(&row)
+    }
+
+    async fn count_active_admins(&self, tenant_id: TenantId) -> StoreResult<u64> {
+        let count = sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND role = 'admin' AND disabled = 0",
+        )
+        .bind(tenant_id.as_uuid())
+        .fetch_one(&self.pool)
+        .await?;
+        u64::try_from(count).map_err(|_| StoreError::Corrupt(format!("negative count `{count}`")))
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for SqliteStore {
+    /// A missing tenant, or a `created_by` user not in that tenant, is [`StoreError::NotFound`].
+    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey> {
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO api_keys (id, tenant_id, name, prefix, lookup, secret_hash, role, \
+             created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
+            api_key_columns!()
+        ))
+        .bind(key.id.as_uuid())
+        .bind(key.tenant_id.as_uuid())
+        .bind(&key.name)
+        .bind(&key.prefix)
+        .bind(&key.lookup)
+        .bind(&key.secret_hash)
+        .bind(key.role.as_str())
+        .bind(key.created_by.as_ref().map(UserId::as_uuid))
+        .bind(to_micros(key.created_at))
+        .bind(key.expires_at.map(to_micros))
+        .fetch_one(&self.pool)
+        .await;
+        match inserted {
+            Ok(row) => api_key_from_row(&row),
+            Err(err) if is_foreign_key_violation(&err) => {
+                Err(self.missing_parent(key.tenant_id, key.created_by).await)
+            }
+            Err(err) => Err(conflict_or_database(
+                err,
+                "api key",
+                &key.id.to_string(),
+                &[
+                    UniqueColumn {
+                        column: "prefix",
+                        value: &key.prefix,
+                    },
+                    UniqueColumn {
+                        column: "lookup",
+                        value: &key.lookup,
+                    },
+                ],
+            )),
+        }
+    }
+
+    async fn find_api_key_by_lookup(&self, lookup: &str) -> StoreResult<Option<(ApiKey, Vec<u8>)>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            api_key_columns!(),
+            ", secret_hash FROM api_keys WHERE lookup = $1"
+        ))
+        .bind(lookup)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok((api_key_from_row(&row)?, row.try_get("secret_hash")?)))
+            .transpose()
+    }
+
+    async fn get_api_key(&self, tenant_id: TenantId, id: ApiKeyId) -> StoreResult<ApiKey> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            api_key_columns!(),
+            " FROM api_keys WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant_id.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found("api key", id))?;
+        api_key_from_row(&row)
+    }
+
+    async fn list_api_keys(
+        &self,
+        tenant_id: TenantId,
+        page: PageRequest,
+    ) -> StoreResult<Page<ApiKey>> {
+        let rows = match page.after {
+            None => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    api_key_columns!(),
+                    " FROM api_keys WHERE tenant_id = $1 ORDER BY id LIMIT $2"
+                ))
+                .bind(tenant_id.as_uuid())
+                .bind(fetch_limit(page))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Some(after) => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    api_key_columns!(),
+                    " FROM api_keys WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+                ))
+                .bind(tenant_id.as_uuid())
+                .bind(after)
+                .bind(fetch_limit(page))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        let items = rows
+            .iter()
+            .map(api_key_from_row)
+            .collect::<StoreResult<_>>()?;
+        Ok(into_page(items, page, |key: &ApiKey| *key.id.as_uuid()))
+    }
+
+    async fn revoke_api_key(
+        &self,
+        tenant_id: TenantId,
+        id: ApiKeyId,
+        at: OffsetDateTime,
+    ) -> StoreResult<ApiKey> {
+        let row = sqlx::query(concat!(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) \
+             WHERE tenant_id = $2 AND id = $3 RETURNING ",
+            api_key_columns!()
+        ))
+        .bind(to_micros(at))
+        .bind(tenant_id.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found("api key", id))?;
+        api_key_from_row(&row)
+    }
+
+    /// [`StoreError::NotFound`] when the key does not exist; an older `at` is a no-op.
+    async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> StoreResult<()> {
+        let updated = sqlx::query(
+            "UPDATE api_keys SET last_used_at = $1 \
+             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+        )
+        .bind(to_micros(at))
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() > 0 {
+            return Ok(());
+        }
+        let exists =
+            sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = $1)")
+                .bind(id.as_uuid())
+                .fetch_one(&self.pool)
+                .await?;
+        if exists {
+            Ok(())
+        } else {
+            Err(not_found("api key", id))
+        }
+    }
+}
+
+#[async_trait]
+impl AccessTokenStore for SqliteStore {
+    /// A missing tenant, or a user not in that tenant, is [`StoreError::NotFound`].
+    async fn create_access_token(&self, token: NewAccessToken) -> StoreResult<AccessToken> {
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO access_tokens (id, tenant_id, user_id, lookup, secret_hash, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+            access_token_columns!()
+        ))
+        .bind(token.id.as_uuid())
+        .bind(token.tenant_id.as_uuid())
+        .bind(token.user_id.as_uuid())
+        .bind(&token.lookup)
+        .bind(&token.secret_hash)
+        .bind(to_micros(token.created_at))
+        .bind(to_micros(token.expires_at))
+        .fetch_one(&self.pool)
+        .await;
+        match inserted {
+            Ok(row) => access_token_from_row(&row),
+            Err(err) if is_foreign_key_violation(&err) => Err(self
+                .missing_parent(token.tenant_id, Some(token.user_id))
+                .await),
+            Err(err) => Err(conflict_or_database(
+                err,
+                "access token",
+                &token.id.to_string(),
+                &[UniqueColumn {
+                    column: "lookup",
+                    value: &token.lookup,
+                }],
+            )),
+        }
+    }
+
+    async fn find_access_token_by_lookup(
+        &self,
+        lookup: &str,
+    ) -> StoreResult<Option<(AccessToken, Vec<u8>)>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            access_token_columns!(),
+            ", secret_hash FROM access_tokens WHERE lookup = $1"
+        ))
+        .bind(lookup)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok((access_token_from_row(&row)?, row.try_get("secret_hash")?)))
+            .transpose()
+    }
+
+    /// Keeps the first revocation time; [`StoreError::NotFound`] when the token does not exist.
+    async fn revoke_access_token(&self, id: AccessTokenId, at: OffsetDateTime) -> StoreResult<()> {
+        let updated = sqlx::query(
+            "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
+        )
+        .bind(to_micros(at))
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(not_found("access token", id));
+        }
+        Ok(())
+    }
+
+    /// "Live" means neither revoked nor expired at `at`; an unknown user revokes nothing.
+    async fn revoke_user_access_tokens(
+        &self,
+        tenant_id: TenantId,
+        user_id: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<u64> {
+        let updated = sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1 \
+             WHERE tenant_id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $1",
+        )
+        .bind(to_micros(at))
+        .bind(tenant_id.as_uuid())
+        .bind(user_id.as_uuid())
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected())
+    }
+}
+
+#[async_trait]
+impl PolicyStore for SqliteStore {
+    /// Inserts the policy and bumps the tenant's policy version in one transaction.
+    async fn create_policy(&self, policy: NewTenantPolicy) -> StoreResult<TenantPolicy> {
+        let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO tenant_policies (id, tenant_id, name, description, cedar, created_by, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+            policy_columns!()
+        ))
+        .bind(policy.id.as_uuid())
+        .bind(policy.tenant_id.as_uuid())
+        .bind(&policy.name)
+        .bind(&policy.description)
+        .bind(&policy.cedar)
+        .bind(policy.created_by.as_ref().map(UserId::as_uuid))
+        .bind(to_micros(policy.created_at))
+        .fetch_one(&mut *tx)
+        .await;
+        let row = match inserted {
+            Ok(row) => row,
+            Err(err) => {
+                tx.rollback().await?;
+                return Err(if is_foreign_key_violation(&err) {
+                    self.missing_parent(policy.tenant_id, policy.created_by)
+                        .await
+                } else {
+                    conflict_or_database(
+                        err,
+                        "policy",
+                        &policy.id.to_string(),
+                        &[UniqueColumn {
+                            column: "name",
+                            value: &policy.name,
+                        }],
+                    )
+                });
+            }
+        };
+        let created = policy_from_row(&row)?;
+        sqlx::query("UPDATE tenants SET policy_version = policy_version + 1 WHERE id = $1")
+            .bind(policy.tenant_id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn get_policy(&self, tenant_id: TenantId, id: PolicyId) -> StoreResult<TenantPolicy> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            policy_columns!(),
+            " FROM tenant_policies WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant_id.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found("policy", id))?;
+        policy_from_row(&row)
+    }
+
+    async fn list_policies(&self, tenant_id: TenantId) -> StoreResult<Vec<TenantPolicy>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            policy_columns!(),
+            " FROM tenant_policies WHERE tenant_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(tenant_id.as_uuid())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(policy_from_row)
+        .collect()
+    }
+
+    /// Deletes the policy and bumps the tenant's policy version in one transaction.
+    async fn delete_policy(&self, tenant_id: TenantId, id: PolicyId) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
+        let deleted = sqlx::query("DELETE FROM tenant_policies WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id.as_uuid())
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Err(not_found("policy", id));
+        }
+        sqlx::query("UPDATE tenants SET policy_version = policy_version + 1 WHERE id = $1")
+            .bind(tenant_id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A counter that only grows; [`StoreError::NotFound`] for an unknown tenant.
+    async fn policy_version(&self, tenant_id: TenantId) -> StoreResult<i64> {
+        sqlx::query_scalar::<_, i64>("SELECT policy_version FROM tenants WHERE id = $1")
+            .bind(tenant_id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("tenant", tenant_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pooled connection carries the durability settings, not only the first.
+    #[tokio::test]
+    async fn connections_use_wal_full_sync_and_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("pragmas.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            let mut conn = store.pool.acquire().await.unwrap();
+            let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            let busy_timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(journal, "wal");
+            assert_eq!(synchronous, 2, "2 is FULL");
+            assert_eq!(foreign_keys, 1);
+            assert_eq!(busy_timeout, 5_000);
+            held.push(conn);
+        }
+    }
+
+    #[test]
+    fn timestamps_convert_losslessly_to_micros() {
+        for micros in [0, -1, 1, 1_767_225_600_123_456, -62_135_596_800_000_000] {
+            assert_eq!(to_micros(from_micros(micros).unwrap()), micros);
+        }
+    }
+}
