@@ -89,8 +89,9 @@ impl fmt::Debug for GeneratedToken {
 }
 
 /// A token whose shape and checksum are valid. Its secret has not been checked against any
-/// stored hash yet.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// stored hash yet. Deliberately not `PartialEq`: compare with [`ParsedToken::matches`],
+/// which runs in constant time.
+#[derive(Clone, Copy)]
 pub struct ParsedToken<'a> {
     kind: TokenKind,
     token: &'a str,

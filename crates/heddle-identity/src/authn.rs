@@ -210,6 +210,19 @@ impl Identity {
     }
 
     async fn tenant_is_operator(&self, tenant_id: TenantId) -> IdentityResult<bool> {
-        Ok(self.inner.store.get_tenant(tenant_id).await?.operator)
+        let cache = &self.inner.operator_tenants;
+        if let Some(known) = cache
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&tenant_id)
+        {
+            return Ok(*known);
+        }
+        let operator = self.inner.store.get_tenant(tenant_id).await?.operator;
+        cache
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(tenant_id, operator);
+        Ok(operator)
     }
 }

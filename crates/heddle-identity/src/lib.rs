@@ -82,6 +82,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     settings: IdentitySettings,
     policy_cache: authz::PolicyCache,
+    /// Whether a tenant is the operator tenant. Fixed at creation, so safe to cache forever;
+    /// saves a query on every authenticated request.
+    operator_tenants: std::sync::RwLock<std::collections::HashMap<heddle_types::TenantId, bool>>,
 }
 
 impl Identity {
@@ -100,6 +103,7 @@ impl Identity {
                 clock,
                 settings,
                 policy_cache: authz::PolicyCache::default(),
+                operator_tenants: std::sync::RwLock::default(),
             }),
         })
     }

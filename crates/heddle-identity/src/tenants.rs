@@ -1,10 +1,10 @@
 //! Tenants: created by admins of the operator tenant, each with its own first admin.
 
 use heddle_crypto::SecretString;
-use heddle_store::NewTenant;
-use heddle_types::{Action, Page, PageRequest, Resource, Role, Tenant, TenantId, User};
+use heddle_store::{NewTenant, NewUser};
+use heddle_types::{Action, Page, PageRequest, Resource, Role, Tenant, TenantId, User, UserId};
 
-use crate::{Actor, CreateUser, Identity, IdentityError, IdentityResult, validate};
+use crate::{Actor, Identity, IdentityError, IdentityResult, validate};
 
 #[derive(Debug)]
 pub struct CreateTenant {
@@ -32,29 +32,34 @@ impl Identity {
             .await?;
         let slug = validate::slug(&request.slug)?;
         let name = validate::display_name("name", &request.name)?;
-        // Validate the admin before creating anything, so a bad email leaves no tenant behind.
-        validate::email(&request.admin_email)?;
-        validate::display_name("admin_display_name", &request.admin_display_name)?;
-        let tenant = self
+        let admin_email = validate::email(&request.admin_email)?;
+        let admin_display_name =
+            validate::display_name("admin_display_name", &request.admin_display_name)?;
+        let admin_password = heddle_crypto::generate_password()?;
+        let now = self.now();
+        let tenant_id = TenantId::new();
+        // One transaction: a crash or a conflict never leaves a tenant without its admin.
+        let (tenant, admin) = self
             .inner
             .store
-            .create_tenant(NewTenant {
-                id: TenantId::new(),
-                slug,
-                name,
-                operator: false,
-                created_at: self.now(),
-            })
-            .await?;
-        let admin_password = heddle_crypto::generate_password()?;
-        let admin = self
-            .insert_user(CreateUser {
-                tenant_id: tenant.id,
-                email: request.admin_email,
-                display_name: request.admin_display_name,
-                role: Role::Admin,
-                password: Some(admin_password.clone()),
-            })
+            .create_tenant_with_admin(
+                NewTenant {
+                    id: tenant_id,
+                    slug,
+                    name,
+                    operator: false,
+                    created_at: now,
+                },
+                NewUser {
+                    id: UserId::new(),
+                    tenant_id,
+                    email: admin_email,
+                    display_name: admin_display_name,
+                    role: Role::Admin,
+                    password_hash: Some(self.inner.hasher.hash_password(&admin_password)?),
+                    created_at: now,
+                },
+            )
             .await?;
         Ok(CreatedTenant {
             tenant,

@@ -13,13 +13,16 @@ use heddle_types::{
 };
 
 fn plain_match(role: Role, action: Action) -> bool {
-    match (role, action) {
-        (Role::Admin, _) => true,
-        (Role::Builder, Action::CreateAgent | Action::EditAgent | Action::DeleteAgent) => true,
-        (Role::Builder | Role::Operator, Action::ExecuteAgent) => true,
-        (_, Action::ViewExecutions | Action::ViewTenant) => true,
-        _ => false,
-    }
+    matches!(
+        (role, action),
+        (Role::Admin, _)
+            | (
+                Role::Builder,
+                Action::CreateAgent | Action::EditAgent | Action::DeleteAgent
+            )
+            | (Role::Builder | Role::Operator, Action::ExecuteAgent)
+            | (_, Action::ViewExecutions | Action::ViewTenant)
+    )
 }
 
 fn principal(role: Role, tenant_id: TenantId) -> Principal {

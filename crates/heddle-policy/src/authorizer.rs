@@ -9,6 +9,7 @@ use cedar_policy::{PolicyId as CedarPolicyId, PolicySet, Schema, ValidationMode,
 use heddle_types::{Action, Principal, Resource, TenantId};
 
 use crate::entities::{EntityCatalog, action_applies_to, resource_type_name};
+use crate::policy_index::{PolicyIndex, SliceKeys};
 use crate::{BASE_POLICIES_TEXT, PolicyError, SCHEMA_TEXT};
 
 /// The outcome of one authorization request.
@@ -33,13 +34,23 @@ impl Decision {
 }
 
 /// The base policies plus one tenant's custom policies, ready to evaluate. Built by
-/// [`Authorizer::compile_tenant_policies`].
-#[derive(Debug, Clone)]
+/// [`Authorizer::compile_tenant_policies`]; cheap to share, build it again when the tenant's
+/// policies change.
+#[derive(Clone)]
 pub struct TenantPolicySet {
     /// `None` when compiled from no policies: then it equals the base set and fits any tenant.
     pub(crate) tenant_id: Option<TenantId>,
-    pub(crate) policies: PolicySet,
+    pub(crate) policies: PolicyIndex,
     pub(crate) custom_policy_ids: Vec<String>,
+}
+
+impl fmt::Debug for TenantPolicySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantPolicySet")
+            .field("tenant_id", &self.tenant_id)
+            .field("custom_policy_ids", &self.custom_policy_ids)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TenantPolicySet {
@@ -57,8 +68,9 @@ impl TenantPolicySet {
 /// and share it: construction parses and validates; [`Authorizer::authorize`] only evaluates.
 pub struct Authorizer {
     pub(crate) validator: Validator,
-    pub(crate) base_policies: PolicySet,
+    pub(crate) base_policies: PolicyIndex,
     pub(crate) base_policy_ids: BTreeSet<String>,
+    pub(crate) slice_keys: SliceKeys,
     catalog: EntityCatalog,
     cedar: cedar_policy::Authorizer,
 }
@@ -97,11 +109,16 @@ impl Authorizer {
             .policies()
             .map(|policy| policy.id().to_string())
             .collect();
+        let catalog = EntityCatalog::new()?;
+        let invalid = |reason| PolicyError::InvalidBasePolicies { reason };
+        let slice_keys = SliceKeys::new(&catalog, validator.schema()).map_err(invalid)?;
+        let base_policies = PolicyIndex::new(base_policies, &slice_keys).map_err(invalid)?;
         Ok(Self {
             validator,
             base_policies,
             base_policy_ids,
-            catalog: EntityCatalog::new()?,
+            slice_keys,
+            catalog,
             cedar: cedar_policy::Authorizer::new(),
         })
     }
@@ -142,6 +159,21 @@ impl Authorizer {
                 _ => &set.policies,
             },
         };
+        self.evaluate(
+            principal,
+            action,
+            resource,
+            policies.slice(action, resource),
+        )
+    }
+
+    fn evaluate(
+        &self,
+        principal: &Principal,
+        action: Action,
+        resource: &Resource,
+        policies: &PolicySet,
+    ) -> Decision {
         let parts = match self.catalog.request_parts(principal, action, resource) {
             Ok(parts) => parts,
             Err(error) => return Decision::deny_with_error(error),
@@ -151,8 +183,10 @@ impl Authorizer {
             .is_authorized(&parts.request, policies, &parts.entities);
         let diagnostics = response.diagnostics();
         let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
-        let mut determining_policies: Vec<String> =
-            diagnostics.reason().map(ToString::to_string).collect();
+        let mut determining_policies: Vec<String> = diagnostics
+            .reason()
+            .map(|id| AsRef::<str>::as_ref(id).to_owned())
+            .collect();
         determining_policies.sort_unstable();
         Decision {
             allowed: response.decision() == cedar_policy::Decision::Allow && errors.is_empty(),
@@ -223,6 +257,110 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Slicing is only an optimization: every decision equals the one over the full set.
+    #[test]
+    fn sliced_decisions_equal_full_set_decisions() {
+        use heddle_types::{PrincipalKind, Role, TenantPolicy};
+
+        let authorizer = Authorizer::new().unwrap();
+        let own = TenantId::new();
+        let custom = |cedar: &str| TenantPolicy {
+            id: heddle_types::PolicyId::new(),
+            tenant_id: own,
+            name: String::new(),
+            description: String::new(),
+            cedar: cedar.to_owned(),
+            created_by: None,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        let tenant_set = authorizer
+            .compile_tenant_policies(&[
+                custom("permit(principal, action, resource is Heddle::User);"),
+                custom(r#"forbid(principal, action in [Heddle::Action::"view_users"], resource);"#),
+                custom(
+                    r#"permit(principal, action == Heddle::Action::"manage_billing", resource);"#,
+                ),
+            ])
+            .unwrap();
+        let mut compared = 0;
+        for index in [&authorizer.base_policies, &tenant_set.policies] {
+            for role in Role::ALL {
+                for kind in [PrincipalKind::User, PrincipalKind::ApiKey] {
+                    for operator in [false, true] {
+                        let principal = Principal {
+                            kind,
+                            id: *UserId::new().as_uuid(),
+                            tenant_id: own,
+                            operator_tenant: operator,
+                            role,
+                            display_name: String::new(),
+                        };
+                        for tenant_id in [own, TenantId::new()] {
+                            let resources = [
+                                Resource::Tenant(tenant_id),
+                                Resource::User {
+                                    id: UserId::from_uuid(principal.id),
+                                    tenant_id,
+                                },
+                                Resource::ApiKey {
+                                    id: ApiKeyId::from_uuid(principal.id),
+                                    tenant_id,
+                                },
+                                Resource::User {
+                                    id: UserId::new(),
+                                    tenant_id,
+                                },
+                            ];
+                            for resource in &resources {
+                                for action in Action::ALL {
+                                    let sliced = authorizer.evaluate(
+                                        &principal,
+                                        action,
+                                        resource,
+                                        index.slice(action, resource),
+                                    );
+                                    let full = authorizer.evaluate(
+                                        &principal,
+                                        action,
+                                        resource,
+                                        index.all(),
+                                    );
+                                    assert_eq!(sliced, full, "{role} {action} {resource:?}");
+                                    compared += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, 2 * 5 * 2 * 2 * 2 * 4 * Action::ALL.len());
+    }
+
+    #[test]
+    fn slices_are_small() {
+        let authorizer = Authorizer::new().unwrap();
+        let tenant_id = TenantId::new();
+        let slice = authorizer
+            .base_policies
+            .slice(Action::ManageUsers, &Resource::Tenant(tenant_id));
+        let ids: BTreeSet<String> = slice.policies().map(|p| p.id().to_string()).collect();
+        assert_eq!(
+            ids,
+            BTreeSet::from([
+                "isolation.tenant".to_owned(),
+                "rbac.manage_team_and_users".to_owned()
+            ])
+        );
+    }
+
+    #[test]
+    fn authorizer_and_policy_sets_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Authorizer>();
+        assert_send_sync::<TenantPolicySet>();
     }
 
     #[test]

@@ -18,6 +18,7 @@ use heddle_types::TenantPolicy;
 use miette::Diagnostic;
 
 use crate::authorizer::{Authorizer, TenantPolicySet};
+use crate::policy_index::PolicyIndex;
 use crate::{PolicyDiagnostic, PolicyError, PolicyValidationError};
 
 /// The id a custom policy is validated under; it appears in no message we return.
@@ -39,7 +40,7 @@ impl Authorizer {
         policies: &[TenantPolicy],
     ) -> Result<TenantPolicySet, PolicyError> {
         let tenant_id = policies.first().map(|policy| policy.tenant_id);
-        let mut set = self.base_policies.clone();
+        let mut set = self.base_policies.all().clone();
         let mut custom_policy_ids = Vec::with_capacity(policies.len());
         for tenant_policy in policies {
             if let Some(expected_tenant) = tenant_id
@@ -67,9 +68,11 @@ impl Authorizer {
                 })?;
             custom_policy_ids.push(id);
         }
+        let policies = PolicyIndex::new(set, &self.slice_keys)
+            .map_err(|reason| PolicyError::Indexing { reason })?;
         Ok(TenantPolicySet {
             tenant_id,
-            policies: set,
+            policies,
             custom_policy_ids,
         })
     }

@@ -20,6 +20,10 @@ pub enum PolicyError {
         #[source]
         source: PolicyValidationError,
     },
+    /// Slicing a policy set by action and resource failed. Cannot happen for a set whose
+    /// ids are unique; reported rather than panicking.
+    #[error("policy set could not be indexed: {reason}")]
+    Indexing { reason: String },
     /// Policies of two tenants were passed to one compilation.
     #[error(
         "tenant policy `{policy_id}` belongs to tenant `{policy_tenant}`, not `{expected_tenant}`"

@@ -15,6 +15,7 @@ mod authorizer;
 mod custom_policy;
 mod entities;
 mod error;
+mod policy_index;
 
 pub use authorizer::{Authorizer, Decision, TenantPolicySet};
 pub use error::{PolicyDiagnostic, PolicyError, PolicyValidationError};

@@ -133,19 +133,20 @@ impl IntoResponse for Problem {
     }
 }
 
-/// The error type of every handler.
+/// The error type of every handler. Boxed so `Result<_, ApiError>` stays small on the
+/// success path.
 #[derive(Debug)]
-pub struct ApiError(pub Problem);
+pub struct ApiError(pub Box<Problem>);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        self.0.into_response()
+        (*self.0).into_response()
     }
 }
 
 impl From<Problem> for ApiError {
     fn from(problem: Problem) -> Self {
-        Self(problem)
+        Self(Box::new(problem))
     }
 }
 
@@ -245,6 +246,6 @@ impl From<IdentityError> for ApiError {
                 )
             }
         };
-        Self(problem)
+        problem.into()
     }
 }

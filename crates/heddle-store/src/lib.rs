@@ -105,6 +105,13 @@ pub trait TenantStore: Send + Sync + std::fmt::Debug {
     async fn get_tenant(&self, id: TenantId) -> StoreResult<Tenant>;
     async fn find_tenant_by_slug(&self, slug: &str) -> StoreResult<Option<Tenant>>;
     async fn list_tenants(&self, page: PageRequest) -> StoreResult<Page<Tenant>>;
+    /// Creates a tenant and its first admin in one transaction: either both exist afterwards
+    /// or neither does. `admin.tenant_id` is replaced by the new tenant's id.
+    async fn create_tenant_with_admin(
+        &self,
+        tenant: NewTenant,
+        admin: NewUser,
+    ) -> StoreResult<(Tenant, User)>;
     /// Atomically creates the operator tenant and its first admin if, and only if, no tenant
     /// exists yet. Returns `true` when it created them. Safe to race from several processes:
     /// exactly one wins.

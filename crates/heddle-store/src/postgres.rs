@@ -18,14 +18,14 @@ use time::OffsetDateTime;
 
 use crate::db_error::{UniqueColumn, conflict_or_database, is_foreign_key_violation, not_found};
 use crate::paging::{fetch_limit, into_page};
-/// Re-exported so callers can build options (e.g. a `search_path`) without depending on sqlx.
-pub use sqlx::postgres::PgConnectOptions;
-
 use crate::{
     AccessTokenStore, ApiKeyStore, Bootstrap, HealthStore, NewAccessToken, NewApiKey, NewTenant,
     NewTenantPolicy, NewUser, PolicyStore, StoreError, StoreResult, TenantStore, UserStore,
     UserUpdate,
 };
+
+/// Re-exported so callers can build options (e.g. a `search_path`) without depending on sqlx.
+pub use sqlx::postgres::PgConnectOptions;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -335,6 +335,22 @@ impl TenantStore for PgStore {
     /// The transaction locks the `tenants` table against writers (readers carry on) before
     /// looking for a tenant, so concurrent callers in any number of processes queue up and
     /// all but the first find the table non-empty.
+    async fn create_tenant_with_admin(
+        &self,
+        tenant: NewTenant,
+        admin: NewUser,
+    ) -> StoreResult<(Tenant, User)> {
+        let mut tx = self.pool.begin().await?;
+        let tenant = insert_tenant(&mut *tx, &tenant).await?;
+        let admin = NewUser {
+            tenant_id: tenant.id,
+            ..admin
+        };
+        let admin = insert_user(&mut *tx, &admin).await?;
+        tx.commit().await?;
+        Ok((tenant, admin))
+    }
+
     async fn bootstrap_if_empty(&self, bootstrap: Bootstrap) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE")

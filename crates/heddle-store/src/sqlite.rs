@@ -394,6 +394,22 @@ impl TenantStore for SqliteStore {
     }
 
     /// The admin is created in the bootstrap tenant, whatever `admin.tenant_id` says.
+    async fn create_tenant_with_admin(
+        &self,
+        tenant: NewTenant,
+        admin: NewUser,
+    ) -> StoreResult<(Tenant, User)> {
+        let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
+        let tenant = insert_tenant(&mut *tx, &tenant).await?;
+        let admin = NewUser {
+            tenant_id: tenant.id,
+            ..admin
+        };
+        let admin = insert_user(&mut *tx, &admin).await?;
+        tx.commit().await?;
+        Ok((tenant, admin))
+    }
+
     async fn bootstrap_if_empty(&self, bootstrap: Bootstrap) -> StoreResult<bool> {
         let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
         let any_tenant = sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM tenants)")

@@ -1,5 +1,11 @@
 //! Tests of the real `heddle` binary: fresh start, bootstrap, SIGTERM, config check, the
 //! admin and keys commands, and two servers sharing one PostgreSQL database.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking; helpers share that contract"
+)]
 
 mod harness;
 

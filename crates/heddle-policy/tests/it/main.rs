@@ -11,6 +11,10 @@ use heddle_types::{
 };
 
 /// Built once: construction parses and validates, which is slow in debug builds.
+#[expect(
+    clippy::expect_used,
+    reason = "a test fixture: failing loudly is the point"
+)]
 static AUTHORIZER: LazyLock<Authorizer> =
     LazyLock::new(|| Authorizer::new().expect("the built-in schema and policies are valid"));
 

@@ -333,8 +333,7 @@ fn reference(
             _ => false,
         },
         Action::ManageTenants => {
-            principal.operator_tenant && principal.role == Role::Admin
-                || custom.is_some() && principal.operator_tenant
+            principal.operator_tenant && (principal.role == Role::Admin || custom.is_some())
         }
         _ => expected(principal.role, action).unwrap_or(false),
     }

@@ -1,3 +1,8 @@
+#![expect(
+    clippy::result_large_err,
+    reason = "figment's Jail fixes the closure's error type"
+)]
+
 use figment::Jail;
 
 use super::*;
@@ -123,4 +128,12 @@ fn security_txt_is_checked() {
             assert_eq!(keys, ["security_txt.contact", "security_txt.expires"]);
         },
     );
+}
+
+#[test]
+fn the_documented_example_matches_the_defaults() {
+    let example = include_str!("../../../../examples/heddle.toml");
+    with_sources(example, &[], CliOverrides::default(), |sources| {
+        assert_eq!(sources.load().unwrap(), Config::default());
+    });
 }

@@ -31,8 +31,10 @@ impl TestServer {
 
     pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.data_dir = dir.path().to_owned();
+        let mut config = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
         configure(&mut config);
         let store = heddle_store::connect(&config.effective_database_url())
             .await

@@ -1,4 +1,10 @@
 //! End-to-end tests of the HTTP API on a loopback port, against a real SQLite database.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking; helpers share that contract"
+)]
 
 mod harness;
 

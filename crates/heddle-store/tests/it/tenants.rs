@@ -18,7 +18,67 @@ conformance_tests!(
     bootstrap_creates_tenant_and_admin_once,
     bootstrap_does_nothing_when_a_tenant_exists,
     bootstrap_race_has_one_winner,
+    tenant_with_admin_is_created_together,
+    tenant_with_admin_leaves_nothing_on_conflict,
 );
+
+async fn tenant_with_admin_is_created_together(db: TestDb) {
+    let store = &*db.store;
+    let Bootstrap { tenant, admin } = bootstrap_input("acme");
+    let tenant = NewTenant {
+        operator: false,
+        ..tenant
+    };
+    let (created, first_admin) = store
+        .create_tenant_with_admin(tenant.clone(), admin.clone())
+        .await
+        .unwrap();
+    assert_eq!(created.slug, "acme");
+    assert_eq!(first_admin.tenant_id, tenant.id);
+    assert_eq!(store.count_active_admins(tenant.id).await.unwrap(), 1);
+}
+
+async fn tenant_with_admin_leaves_nothing_on_conflict(db: TestDb) {
+    let store = &*db.store;
+    tenant(store, "acme").await;
+    let Bootstrap {
+        tenant: second,
+        admin,
+    } = bootstrap_input("acme");
+    let err = store
+        .create_tenant_with_admin(second.clone(), admin.clone())
+        .await
+        .unwrap_err();
+    assert_conflict(err, "tenant", "slug", "acme");
+    assert_not_found(
+        store.get_user(second.id, admin.id).await.unwrap_err(),
+        "user",
+        admin.id,
+    );
+    // A duplicate admin id (the user insert fails after the tenant insert) rolls back the
+    // tenant as well.
+    let existing_user = {
+        let Bootstrap { tenant, admin } = bootstrap_input("first");
+        store
+            .create_tenant_with_admin(tenant, admin)
+            .await
+            .unwrap()
+            .1
+    };
+    let Bootstrap {
+        tenant: third,
+        admin,
+    } = bootstrap_input("third");
+    let clashing = NewUser {
+        id: existing_user.id,
+        ..admin
+    };
+    store
+        .create_tenant_with_admin(third.clone(), clashing)
+        .await
+        .unwrap_err();
+    assert_eq!(store.find_tenant_by_slug("third").await.unwrap(), None);
+}
 
 async fn ping_reports_engine(db: TestDb) {
     db.store.ping().await.unwrap();
