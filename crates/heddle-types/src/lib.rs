@@ -6,6 +6,7 @@
 //! control it.
 
 mod action;
+mod audit;
 mod clock;
 mod ids;
 mod principal;
@@ -13,6 +14,9 @@ mod records;
 mod role;
 
 pub use action::Action;
+pub use audit::{
+    ActorKind, AuditActor, AuditEvent, AuditOutcome, AuditTarget, IdentityMode, RequestContext,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{AccessTokenId, ApiKeyId, IdParseError, PolicyId, TenantId, UserId};
 pub use principal::{Principal, PrincipalKind, Resource};

@@ -60,11 +60,16 @@ pub struct Server {
     pub base: String,
     /// What the server printed before it listened (bootstrap credentials, demo accounts).
     pub banner: Vec<String>,
+    /// Where the server's logs (stderr) go.
+    pub log_path: PathBuf,
 }
 
 impl Server {
     pub fn start(dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Self {
-        let ready_file = dir.join(format!("ready-{}", uuid::Uuid::new_v4()));
+        let run_id = uuid::Uuid::new_v4();
+        let ready_file = dir.join(format!("ready-{run_id}"));
+        let log_path = dir.join(format!("heddle-{run_id}.log"));
+        let log_file = std::fs::File::create(&log_path).unwrap();
         let mut command = heddle(dir);
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--ready-file"])
@@ -72,7 +77,7 @@ impl Server {
             .args(extra_args)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::from(log_file));
         let mut child = command.spawn().expect("spawn heddle serve");
         let stdout = child.stdout.take().unwrap();
         let (lines_tx, lines_rx) = mpsc::channel();
@@ -93,7 +98,10 @@ impl Server {
                 Ok(line) => banner.push(line),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if let Some(status) = child.try_wait().unwrap() {
-                        panic!("heddle serve exited early with {status}; printed {banner:?}");
+                        let logs = std::fs::read_to_string(&log_path).unwrap_or_default();
+                        panic!(
+                            "heddle serve exited early with {status}; printed {banner:?}; logs:\n{logs}"
+                        );
                     }
                     assert!(Instant::now() < deadline, "heddle serve did not start");
                 }
@@ -107,6 +115,7 @@ impl Server {
             child,
             base: format!("http://{addr}"),
             banner,
+            log_path,
         }
     }
 
@@ -121,6 +130,10 @@ impl Server {
                 .strip_prefix(label)
                 .map(|rest| rest.trim().to_owned())
         })
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap()
     }
 
     pub fn terminate(&self) {

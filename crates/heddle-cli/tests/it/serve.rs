@@ -102,3 +102,65 @@ fn sigterm_lets_in_flight_requests_finish() {
 
     assert!(server.wait().success(), "exits cleanly after draining");
 }
+
+/// Even at the most verbose log level, no password, key or token reaches the logs.
+#[tokio::test]
+async fn logs_never_contain_secrets() {
+    let (_guard, dir) = temp_dir();
+    let mut server = Server::start(&dir, &[], &[("HEDDLE_LOG__LEVEL", "trace")]);
+    let password = server.banner_value("password:").unwrap();
+    let token = login(&server.base, "default", "admin@heddle.local", &password).await;
+    let client = reqwest::Client::new();
+    let created: serde_json::Value = client
+        .post(server.url("/v1/api-keys"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "canary", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let api_key = created["token"].as_str().unwrap().to_owned();
+    let user_password = "canary-password-Zq9!x";
+    let response = client
+        .post(server.url("/v1/users"))
+        .bearer_auth(&api_key)
+        .json(&serde_json::json!({
+            "email": "canary@acme.io", "display_name": "Canary", "role": "viewer",
+            "password": user_password
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        403,
+        "a viewer key cannot create users"
+    );
+    // A failed login with a secret-looking password, and a query string with a secret.
+    let _ = client
+        .post(server.url("/v1/auth/login"))
+        .json(&serde_json::json!({"email": "admin@heddle.local", "password": user_password}))
+        .send()
+        .await
+        .unwrap();
+    let _ = client
+        .get(server.url(&format!("/v1/users?api_key={api_key}")))
+        .send()
+        .await
+        .unwrap();
+    server.terminate();
+    server.wait();
+    let logs = server.logs();
+    assert!(logs.contains("listening"), "logging works at all: {logs}");
+    assert!(logs.lines().count() > 10, "trace level logs a lot");
+    for secret in [
+        password.as_str(),
+        token.as_str(),
+        api_key.as_str(),
+        user_password,
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+}
