@@ -3,9 +3,10 @@
 use std::io::Read;
 
 use anyhow::{Context, bail};
+use heddle_audit_log::{AuditLog, AuditLogSettings};
 use heddle_crypto::{ExposeSecret, PasswordHasher, SecretString};
 use heddle_identity::{
-    Actor, BootstrapOutcome, CreateApiKey, CreateUser, Identity, IdentitySettings,
+    BootstrapOutcome, Caller, CreateApiKey, CreateUser, Identity, IdentitySettings,
     OPERATOR_TENANT_SLUG,
 };
 use heddle_server::config::Config;
@@ -29,8 +30,10 @@ pub async fn open_identity(config: &Config) -> anyhow::Result<Identity> {
         access_token_ttl: time::Duration::minutes(i64::from(config.auth.access_token_ttl_minutes)),
         ..IdentitySettings::default()
     };
+    let audit = AuditLog::start(store.clone(), AuditLogSettings::default());
     Ok(Identity::new(
         store,
+        audit,
         PasswordHasher::recommended(),
         std::sync::Arc::new(SystemClock),
         settings,
@@ -92,7 +95,7 @@ pub async fn create_user(
     let tenant = identity.tenant_by_slug(tenant_slug).await?;
     let user = identity
         .create_user(
-            &Actor::LocalOperator,
+            &Caller::local_operator(),
             CreateUser {
                 tenant_id: tenant.id,
                 email: email.to_owned(),
@@ -126,7 +129,7 @@ pub async fn create_key(
         .map(|days| time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(days)));
     let issued = identity
         .create_api_key(
-            &Actor::LocalOperator,
+            &Caller::local_operator(),
             CreateApiKey {
                 tenant_id: tenant.id,
                 name: name.to_owned(),
@@ -158,7 +161,7 @@ pub async fn list_keys(config: &Config, tenant_slug: &str, json: bool) -> anyhow
     let mut page = PageRequest::first(heddle_types::MAX_PAGE_LIMIT);
     loop {
         let batch = identity
-            .list_api_keys(&Actor::LocalOperator, tenant.id, page)
+            .list_api_keys(&Caller::local_operator(), tenant.id, page)
             .await?;
         keys.extend(batch.items);
         match batch.next_cursor {
@@ -196,7 +199,7 @@ pub async fn revoke_key(config: &Config, tenant_slug: &str, id: &str) -> anyhow:
     let identity = open_identity(config).await?;
     let tenant = identity.tenant_by_slug(tenant_slug).await?;
     let key = identity
-        .revoke_api_key(&Actor::LocalOperator, tenant.id, id)
+        .revoke_api_key(&Caller::local_operator(), tenant.id, id)
         .await?;
     println!("revoked API key `{}` ({})", key.name, key.id);
     Ok(())

@@ -10,6 +10,40 @@ pub fn sha256(data: impl AsRef<[u8]>) -> [u8; 32] {
     out
 }
 
+/// An incremental SHA-256, for input that arrives in pieces (a prefix byte and a borrowed
+/// slice, a stream of lines) and should not be copied into one buffer first.
+#[derive(Clone)]
+pub struct Sha256(aws_lc_rs::digest::Context);
+
+impl Sha256 {
+    pub fn new() -> Self {
+        Self(aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256))
+    }
+
+    pub fn update(&mut self, data: impl AsRef<[u8]>) {
+        self.0.update(data.as_ref());
+    }
+
+    pub fn finish(self) -> [u8; 32] {
+        let digest = self.0.finish();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest.as_ref());
+        out
+    }
+}
+
+impl Default for Sha256 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Sha256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sha256")
+    }
+}
+
 /// Compares two byte strings without leaking, through timing, where they first differ.
 /// The lengths are not secret: different lengths return `false` at once.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -28,6 +62,16 @@ mod tests {
             0xf2, 0x00, 0x15, 0xad,
         ];
         assert_eq!(sha256("abc"), expected);
+    }
+
+    #[test]
+    fn incremental_sha256_equals_one_shot() {
+        let mut hasher = Sha256::new();
+        hasher.update([0u8]);
+        hasher.update(b"ab");
+        hasher.update(b"c");
+        assert_eq!(hasher.finish(), sha256(b"\x00abc"));
+        assert_eq!(Sha256::default().finish(), sha256(b""));
     }
 
     #[test]

@@ -4,7 +4,10 @@ use heddle_crypto::SecretString;
 use heddle_store::{Bootstrap, NewTenant, NewUser};
 use heddle_types::{Role, TenantId, UserId};
 
-use crate::{Actor, CreateApiKey, CreateUser, Identity, IdentityError, IdentityResult};
+use serde_json::Value;
+
+use crate::audit::{Operation, details};
+use crate::{Actor, Caller, CreateApiKey, CreateUser, Identity, IdentityError, IdentityResult};
 
 pub const OPERATOR_TENANT_SLUG: &str = "default";
 pub const DEFAULT_ADMIN_EMAIL: &str = "admin@heddle.local";
@@ -49,28 +52,48 @@ impl Identity {
         };
         let now = self.now();
         let tenant_id = TenantId::new();
+        let admin_id = UserId::new();
+        let caller = Caller::new(
+            Actor::LocalOperator,
+            heddle_types::RequestContext::default(),
+        );
+        let event = self.change_event(
+            &caller,
+            &Operation::new(tenant_id, "tenant.bootstrap").on("tenant", tenant_id),
+            details([
+                ("slug", Value::from(OPERATOR_TENANT_SLUG)),
+                ("admin_email", Value::from(email.clone())),
+                ("admin_id", Value::from(admin_id.to_string())),
+            ]),
+        );
         let created = self
             .inner
             .store
-            .bootstrap_if_empty(Bootstrap {
-                tenant: NewTenant {
-                    id: tenant_id,
-                    slug: OPERATOR_TENANT_SLUG.to_owned(),
-                    name: "Default".to_owned(),
-                    operator: true,
-                    created_at: now,
+            .bootstrap_if_empty(
+                Bootstrap {
+                    tenant: NewTenant {
+                        id: tenant_id,
+                        slug: OPERATOR_TENANT_SLUG.to_owned(),
+                        name: "Default".to_owned(),
+                        operator: true,
+                        created_at: now,
+                    },
+                    admin: NewUser {
+                        id: admin_id,
+                        tenant_id,
+                        email: email.clone(),
+                        display_name: "Administrator".to_owned(),
+                        role: Role::Admin,
+                        password_hash: Some(self.inner.hasher.hash_password(&password)?),
+                        created_at: now,
+                    },
                 },
-                admin: NewUser {
-                    id: UserId::new(),
-                    tenant_id,
-                    email: email.clone(),
-                    display_name: "Administrator".to_owned(),
-                    role: Role::Admin,
-                    password_hash: Some(self.inner.hasher.hash_password(&password)?),
-                    created_at: now,
-                },
-            })
+                event,
+            )
             .await?;
+        if created {
+            self.inner.audit.nudge();
+        }
         Ok(if created {
             BootstrapOutcome::Created {
                 tenant_slug: OPERATOR_TENANT_SLUG.to_owned(),
@@ -87,17 +110,31 @@ impl Identity {
     pub async fn seed_demo_accounts(&self) -> IdentityResult<Vec<DemoAccount>> {
         let tenant = self.tenant_by_slug(OPERATOR_TENANT_SLUG).await?;
         let mut created = Vec::new();
+        let operator = Caller::local_operator();
         for role in Role::ALL.into_iter().filter(|role| *role != Role::Admin) {
             let email = format!("{}@demo.heddle.local", role.as_str().replace('_', "-"));
+            // Already seeded on an earlier start: its secrets were shown then.
+            if self
+                .inner
+                .store
+                .find_user_credentials(tenant.id, &email)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
             let password = heddle_crypto::generate_password()?;
             let user = self
-                .insert_user(CreateUser {
-                    tenant_id: tenant.id,
-                    email: email.clone(),
-                    display_name: format!("Demo {role}"),
-                    role,
-                    password: Some(password.clone()),
-                })
+                .create_user(
+                    &operator,
+                    CreateUser {
+                        tenant_id: tenant.id,
+                        email: email.clone(),
+                        display_name: format!("Demo {role}"),
+                        role,
+                        password: Some(password.clone()),
+                    },
+                )
                 .await;
             match user {
                 Ok(_) => {}
@@ -106,7 +143,7 @@ impl Identity {
             }
             let key = self
                 .create_api_key(
-                    &Actor::LocalOperator,
+                    &operator,
                     CreateApiKey {
                         tenant_id: tenant.id,
                         name: format!("demo {role} key"),

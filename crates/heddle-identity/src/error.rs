@@ -35,6 +35,8 @@ pub enum IdentityError {
     Policy(#[from] heddle_policy::PolicyError),
     #[error("cryptography error: {0}")]
     Crypto(#[from] heddle_crypto::CryptoError),
+    #[error("the audit log is unavailable: {0}")]
+    AuditUnavailable(String),
     #[error(transparent)]
     Store(StoreError),
 }

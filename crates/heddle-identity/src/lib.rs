@@ -7,9 +7,12 @@
 //! - secrets (passwords, API keys, access tokens) exist in clear only inside a
 //!   [`heddle_crypto::SecretString`] for the length of one call; only their hashes are stored;
 //! - a failed authentication says *that* it failed, never which part was wrong to the caller;
+//! - every state change carries its audit event into the store's transaction, and every
+//!   refusal or failure is appended to the audit log (see `audit.rs`);
 //! - time comes from the injected [`heddle_types::Clock`].
 
 mod api_keys;
+mod audit;
 mod authn;
 mod authz;
 mod bootstrap;
@@ -21,6 +24,7 @@ pub mod validate;
 
 use std::sync::Arc;
 
+use heddle_audit_log::AuditLog;
 use heddle_crypto::PasswordHasher;
 use heddle_policy::Authorizer;
 use heddle_store::SharedStore;
@@ -28,6 +32,7 @@ use heddle_types::{Clock, Principal};
 use time::Duration;
 
 pub use api_keys::{CreateApiKey, IssuedApiKey};
+pub use audit::Caller;
 pub use authn::{AuthFailure, IssuedAccessToken};
 pub use bootstrap::{BootstrapOutcome, DEFAULT_ADMIN_EMAIL, DemoAccount, OPERATOR_TENANT_SLUG};
 pub use error::IdentityError;
@@ -77,6 +82,7 @@ pub struct Identity {
 #[derive(Debug)]
 struct Inner {
     store: SharedStore,
+    audit: AuditLog,
     authorizer: Authorizer,
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
@@ -90,6 +96,7 @@ struct Inner {
 impl Identity {
     pub fn new(
         store: SharedStore,
+        audit: AuditLog,
         hasher: PasswordHasher,
         clock: Arc<dyn Clock>,
         settings: IdentitySettings,
@@ -98,6 +105,7 @@ impl Identity {
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
+                audit,
                 authorizer,
                 hasher,
                 clock,
@@ -110,6 +118,10 @@ impl Identity {
 
     pub fn store(&self) -> &SharedStore {
         &self.inner.store
+    }
+
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.inner.audit
     }
 
     pub fn authorizer(&self) -> &Authorizer {

@@ -1,10 +1,12 @@
 //! Tenants: created by admins of the operator tenant, each with its own first admin.
 
 use heddle_crypto::SecretString;
-use heddle_store::{NewTenant, NewUser};
+use heddle_store::NewTenant;
 use heddle_types::{Action, Page, PageRequest, Resource, Role, Tenant, TenantId, User, UserId};
+use serde_json::Value;
 
-use crate::{Actor, Identity, IdentityError, IdentityResult, validate};
+use crate::audit::{Operation, details};
+use crate::{Actor, Caller, CreateUser, Identity, IdentityError, IdentityResult, validate};
 
 #[derive(Debug)]
 pub struct CreateTenant {
@@ -23,21 +25,58 @@ pub struct CreatedTenant {
 }
 
 impl Identity {
+    /// Creates a tenant and its first admin in one transaction. The event goes into the
+    /// **new** tenant's log (its history starts with its creation); a refusal is recorded in
+    /// the caller's tenant, where the attempt was made.
     pub async fn create_tenant(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         request: CreateTenant,
     ) -> IdentityResult<CreatedTenant> {
-        self.authorize_on_own_tenant(actor, Action::ManageTenants)
+        let tenant_id = TenantId::new();
+        let caller_tenant = match &caller.actor {
+            Actor::Principal(principal) => principal.tenant_id,
+            Actor::LocalOperator => tenant_id,
+        };
+        let refusal_operation =
+            Operation::new(caller_tenant, "tenant.create").on("tenant", tenant_id);
+        let result = self.create_tenant_checked(caller, tenant_id, request).await;
+        self.finish(caller, refusal_operation, result).await
+    }
+
+    async fn create_tenant_checked(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+        request: CreateTenant,
+    ) -> IdentityResult<CreatedTenant> {
+        self.authorize_on_own_tenant(caller, Action::ManageTenants)
             .await?;
         let slug = validate::slug(&request.slug)?;
         let name = validate::display_name("name", &request.name)?;
-        let admin_email = validate::email(&request.admin_email)?;
-        let admin_display_name =
-            validate::display_name("admin_display_name", &request.admin_display_name)?;
         let admin_password = heddle_crypto::generate_password()?;
+        let admin = self.validated_new_user(
+            UserId::new(),
+            CreateUser {
+                tenant_id,
+                email: request.admin_email,
+                display_name: request.admin_display_name,
+                role: Role::Admin,
+                password: Some(admin_password.clone()),
+            },
+        )?;
         let now = self.now();
-        let tenant_id = TenantId::new();
+        let operation = Operation::new(tenant_id, "tenant.create").on("tenant", tenant_id);
+        let event = self.change_event(
+            caller,
+            &operation,
+            details([
+                ("slug", Value::from(slug.clone())),
+                ("name", Value::from(name.clone())),
+                ("admin_email", Value::from(admin.email.clone())),
+                ("admin_id", Value::from(admin.id.to_string())),
+            ]),
+        );
         // One transaction: a crash or a conflict never leaves a tenant without its admin.
         let (tenant, admin) = self
             .inner
@@ -50,15 +89,8 @@ impl Identity {
                     operator: false,
                     created_at: now,
                 },
-                NewUser {
-                    id: UserId::new(),
-                    tenant_id,
-                    email: admin_email,
-                    display_name: admin_display_name,
-                    role: Role::Admin,
-                    password_hash: Some(self.inner.hasher.hash_password(&admin_password)?),
-                    created_at: now,
-                },
+                admin,
+                event,
             )
             .await?;
         Ok(CreatedTenant {
@@ -70,16 +102,24 @@ impl Identity {
 
     pub async fn list_tenants(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         page: PageRequest,
     ) -> IdentityResult<Page<Tenant>> {
-        self.authorize_on_own_tenant(actor, Action::ManageTenants)
-            .await?;
+        let authorized = self
+            .authorize_on_own_tenant(caller, Action::ManageTenants)
+            .await;
+        if let Actor::Principal(principal) = &caller.actor {
+            let operation = Operation::new(principal.tenant_id, "tenant.list");
+            self.finish_read(caller, operation, authorized).await?;
+        }
         Ok(self.inner.store.list_tenants(page).await?)
     }
 
-    pub async fn get_tenant(&self, actor: &Actor, id: TenantId) -> IdentityResult<Tenant> {
-        self.authorize(actor, Action::ViewTenant, Resource::Tenant(id))
+    pub async fn get_tenant(&self, caller: &Caller, id: TenantId) -> IdentityResult<Tenant> {
+        let authorized = self
+            .authorize(&caller.actor, Action::ViewTenant, Resource::Tenant(id))
+            .await;
+        self.finish_read(caller, Operation::new(id, "tenant.read"), authorized)
             .await?;
         Ok(self.inner.store.get_tenant(id).await?)
     }
@@ -98,11 +138,11 @@ impl Identity {
 
     /// Platform-level actions are checked against the caller's own tenant, which must be the
     /// operator tenant (the policy requires `principal.tenant.operator`).
-    async fn authorize_on_own_tenant(&self, actor: &Actor, action: Action) -> IdentityResult<()> {
-        match actor {
+    async fn authorize_on_own_tenant(&self, caller: &Caller, action: Action) -> IdentityResult<()> {
+        match &caller.actor {
             Actor::LocalOperator => Ok(()),
             Actor::Principal(principal) => {
-                self.authorize(actor, action, Resource::Tenant(principal.tenant_id))
+                self.authorize(&caller.actor, action, Resource::Tenant(principal.tenant_id))
                     .await
             }
         }

@@ -3,8 +3,10 @@
 use heddle_crypto::SecretString;
 use heddle_store::{NewUser, UserUpdate};
 use heddle_types::{Action, Page, PageRequest, Resource, Role, TenantId, User, UserId};
+use serde_json::Value;
 
-use crate::{Actor, Identity, IdentityError, IdentityResult, validate};
+use crate::audit::{Operation, details};
+use crate::{Actor, Caller, Identity, IdentityError, IdentityResult, validate};
 
 #[derive(Debug)]
 pub struct CreateUser {
@@ -25,82 +27,135 @@ pub struct UpdateUser {
 }
 
 impl Identity {
-    pub async fn create_user(&self, actor: &Actor, request: CreateUser) -> IdentityResult<User> {
+    pub async fn create_user(&self, caller: &Caller, request: CreateUser) -> IdentityResult<User> {
+        let id = UserId::new();
+        let operation = Operation::new(request.tenant_id, "user.create").on("user", id);
+        let result = self
+            .create_user_checked(caller, &operation, id, request)
+            .await;
+        self.finish(caller, operation, result).await
+    }
+
+    async fn create_user_checked(
+        &self,
+        caller: &Caller,
+        operation: &Operation,
+        id: UserId,
+        request: CreateUser,
+    ) -> IdentityResult<User> {
         self.authorize(
-            actor,
+            &caller.actor,
             Action::ManageUsers,
             Resource::Tenant(request.tenant_id),
         )
         .await?;
-        self.ensure_can_assign(actor, request.role)?;
-        self.insert_user(request).await
+        self.ensure_can_assign(&caller.actor, request.role)?;
+        let user = self.validated_new_user(id, request)?;
+        let event = self.change_event(
+            caller,
+            operation,
+            details([
+                ("email", Value::from(user.email.clone())),
+                ("role", Value::from(user.role.as_str())),
+            ]),
+        );
+        Ok(self.inner.store.create_user(user, event).await?)
     }
 
-    /// Creates a user with no authorization check; callers have authorized already.
-    pub(crate) async fn insert_user(&self, request: CreateUser) -> IdentityResult<User> {
+    /// Validates a new user's fields and hashes the password.
+    pub(crate) fn validated_new_user(
+        &self,
+        id: UserId,
+        request: CreateUser,
+    ) -> IdentityResult<NewUser> {
         let email = validate::email(&request.email)?;
         let display_name = validate::display_name("display_name", &request.display_name)?;
         let password_hash = match &request.password {
             Some(password) => Some(self.hash_checked_password(password)?),
             None => None,
         };
-        let user = self
-            .inner
-            .store
-            .create_user(NewUser {
-                id: UserId::new(),
-                tenant_id: request.tenant_id,
-                email,
-                display_name,
-                role: request.role,
-                password_hash,
-                created_at: self.now(),
-            })
-            .await?;
-        Ok(user)
+        Ok(NewUser {
+            id,
+            tenant_id: request.tenant_id,
+            email,
+            display_name,
+            role: request.role,
+            password_hash,
+            created_at: self.now(),
+        })
     }
 
     pub async fn get_user(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         tenant_id: TenantId,
         id: UserId,
     ) -> IdentityResult<User> {
-        let is_self = matches!(actor, Actor::Principal(p) if p.user_id() == Some(id));
+        let is_self = matches!(&caller.actor, Actor::Principal(p) if p.user_id() == Some(id));
         let action = if is_self {
             Action::ViewSelf
         } else {
             Action::ViewUsers
         };
-        self.authorize(actor, action, Resource::User { id, tenant_id })
-            .await?;
+        let operation = Operation::new(tenant_id, "user.read").on("user", id);
+        let authorized = self
+            .authorize(&caller.actor, action, Resource::User { id, tenant_id })
+            .await;
+        self.finish_read(caller, operation, authorized).await?;
         Ok(self.inner.store.get_user(tenant_id, id).await?)
     }
 
     pub async fn list_users(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         tenant_id: TenantId,
         page: PageRequest,
     ) -> IdentityResult<Page<User>> {
-        self.authorize(actor, Action::ViewUsers, Resource::Tenant(tenant_id))
+        let authorized = self
+            .authorize(
+                &caller.actor,
+                Action::ViewUsers,
+                Resource::Tenant(tenant_id),
+            )
+            .await;
+        self.finish_read(caller, Operation::new(tenant_id, "user.list"), authorized)
             .await?;
         Ok(self.inner.store.list_users(tenant_id, page).await?)
     }
 
-    /// Changes a user. Refuses to leave a tenant without an enabled admin, and revokes the
-    /// user's login tokens when they are disabled or their password changes.
+    /// Changes a user. Refuses to leave a tenant without an enabled admin; the store revokes
+    /// the user's login tokens in the same transaction when they are disabled or their
+    /// password changes.
     pub async fn update_user(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         tenant_id: TenantId,
         id: UserId,
         request: UpdateUser,
     ) -> IdentityResult<User> {
-        self.authorize(actor, Action::ManageUsers, Resource::User { id, tenant_id })
-            .await?;
+        let operation = Operation::new(tenant_id, "user.update").on("user", id);
+        let result = self
+            .update_user_checked(caller, &operation, tenant_id, id, request)
+            .await;
+        self.finish(caller, operation, result).await
+    }
+
+    async fn update_user_checked(
+        &self,
+        caller: &Caller,
+        operation: &Operation,
+        tenant_id: TenantId,
+        id: UserId,
+        request: UpdateUser,
+    ) -> IdentityResult<User> {
+        self.authorize(
+            &caller.actor,
+            Action::ManageUsers,
+            Resource::User { id, tenant_id },
+        )
+        .await?;
         if let Some(role) = request.role {
-            self.ensure_can_assign(actor, role)?;
+            self.ensure_can_assign(&caller.actor, role)?;
         }
         let current = self.inner.store.get_user(tenant_id, id).await?;
         let display_name = request
@@ -123,8 +178,21 @@ impl Identity {
                 current.email
             )));
         }
-        let revoke_tokens = request.disabled == Some(true) || password_hash.is_some();
-        let now = self.now();
+        // The event says what changed, never the password itself.
+        let mut changed = Vec::new();
+        if let Some(name) = &display_name {
+            changed.push(("display_name", Value::from(name.clone())));
+        }
+        if let Some(role) = request.role {
+            changed.push(("role", Value::from(role.as_str())));
+        }
+        if let Some(disabled) = request.disabled {
+            changed.push(("disabled", Value::from(disabled)));
+        }
+        if password_hash.is_some() {
+            changed.push(("password_changed", Value::from(true)));
+        }
+        let event = self.change_event(caller, operation, details(changed));
         let updated = self
             .inner
             .store
@@ -136,16 +204,11 @@ impl Identity {
                     role: request.role,
                     disabled: request.disabled,
                     password_hash,
-                    updated_at: Some(now),
+                    updated_at: Some(self.now()),
                 },
+                event,
             )
             .await?;
-        if revoke_tokens {
-            self.inner
-                .store
-                .revoke_user_access_tokens(tenant_id, id, now)
-                .await?;
-        }
         Ok(updated)
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use heddle_crypto::{ExposeSecret, PasswordHasher};
-use heddle_identity::{Actor, CreateApiKey, Identity, IdentitySettings};
+use heddle_identity::{Caller, CreateApiKey, Identity, IdentitySettings};
 use heddle_server::config::{Config, QuotaConfig};
 use heddle_types::{Role, SystemClock};
 
@@ -38,7 +38,8 @@ async fn start() -> Running {
         .await
         .expect("store");
     let identity = Identity::new(
-        store,
+        store.clone(),
+        heddle_audit_log::AuditLog::start(store, heddle_audit_log::AuditLogSettings::default()),
         PasswordHasher::fast_insecure_for_tests(),
         Arc::new(SystemClock),
         IdentitySettings::default(),
@@ -48,7 +49,7 @@ async fn start() -> Running {
     let tenant = identity.tenant_by_slug("default").await.expect("tenant");
     let issued = identity
         .create_api_key(
-            &Actor::LocalOperator,
+            &Caller::local_operator(),
             CreateApiKey {
                 tenant_id: tenant.id,
                 name: "bench".into(),

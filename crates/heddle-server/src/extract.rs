@@ -2,8 +2,8 @@
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use heddle_identity::Actor;
-use heddle_types::Principal;
+use heddle_identity::{Actor, Caller};
+use heddle_types::{Principal, RequestContext};
 use http::StatusCode;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -161,11 +161,38 @@ fn query_problem(rejection: QueryRejection) -> Problem {
 /// The authenticated caller. Extracting it authenticates the bearer credential and applies
 /// the per-principal rate limit; a handler that takes it cannot run unauthenticated.
 #[derive(Debug, Clone)]
-pub struct Authenticated(pub Principal);
+pub struct Authenticated {
+    pub principal: Principal,
+    /// Where the request came from, for audit events.
+    pub request: RequestContext,
+}
 
 impl Authenticated {
-    pub fn actor(&self) -> Actor {
-        Actor::Principal(self.0.clone())
+    /// The caller as the identity service sees it.
+    pub fn caller(&self) -> Caller {
+        Caller::new(
+            Actor::Principal(self.principal.clone()),
+            self.request.clone(),
+        )
+    }
+}
+
+/// Client address, user agent and request id of a request, for audit events.
+pub fn request_context(parts: &Parts) -> RequestContext {
+    let header = |name: &str, max: usize| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.chars().take(max).collect::<String>())
+    };
+    RequestContext {
+        client_ip: parts
+            .extensions
+            .get::<ClientIp>()
+            .map(|ClientIp(ip)| ip.to_string()),
+        user_agent: header("user-agent", 512),
+        request_id: header("x-request-id", 128),
     }
 }
 
@@ -180,11 +207,15 @@ impl FromRequestParts<AppState> for Authenticated {
             return Ok(existing.clone());
         }
         let credential = bearer_credential(&parts.headers).ok_or_else(unauthenticated)?;
-        let principal = state.identity.authenticate_bearer(credential).await?;
+        let request = request_context(parts);
+        let principal = state
+            .identity
+            .authenticate_bearer(credential, &request)
+            .await?;
         let bucket = format!("{}:{}", principal.tenant_id, principal.id);
         check_rate_limit(state, "principal", &bucket, state.quotas.per_principal).await?;
         tracing::Span::current().record("principal", tracing::field::display(&principal.id));
-        let authenticated = Authenticated(principal);
+        let authenticated = Authenticated { principal, request };
         parts.extensions.insert(authenticated.clone());
         Ok(authenticated)
     }
@@ -213,5 +244,17 @@ impl FromRequestParts<AppState> for ClientIp {
             .get::<ClientIp>()
             .copied()
             .unwrap_or(ClientIp(std::net::IpAddr::from([0, 0, 0, 0]))))
+    }
+}
+
+/// The request's audit context, for handlers that run before anyone is authenticated.
+#[derive(Debug, Clone)]
+pub struct RequestInfo(pub RequestContext);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(request_context(parts)))
     }
 }

@@ -235,6 +235,15 @@ impl From<IdentityError> for ApiError {
                 tracing::error!(error = %error, "cryptography error");
                 Problem::from_status(StatusCode::INTERNAL_SERVER_ERROR)
             }
+            IdentityError::AuditUnavailable(error) => {
+                tracing::error!(error = %error, "audit log unavailable");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "audit-unavailable",
+                    "Audit log unavailable",
+                    "The audit log could not be read. Retry, and quote the request id if it persists.",
+                )
+            }
             IdentityError::Store(error) => {
                 tracing::error!(error = %error, "storage error");
                 Problem::new(

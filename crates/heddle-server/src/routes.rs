@@ -1,5 +1,6 @@
 //! The HTTP routes. Each handler parses, calls one identity-service function, maps the result.
 
+pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod keys;
@@ -36,6 +37,7 @@ use crate::problem::{ApiError, Problem};
         (name = "tenants", description = "Tenants"),
         (name = "roles", description = "Roles and what they may do"),
         (name = "policies", description = "A tenant's custom Cedar policies"),
+        (name = "audit", description = "The tenant's verifiable audit log"),
     )
 )]
 struct ApiDoc;
@@ -80,6 +82,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(policies::list_policies, policies::create_policy))
         .routes(routes!(policies::policy_schema))
         .routes(routes!(policies::get_policy, policies::delete_policy))
+        .routes(routes!(audit::list_audit_events))
 }
 
 /// `?after=<cursor>&limit=<n>` on every list.

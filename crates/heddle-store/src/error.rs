@@ -18,6 +18,10 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    /// The audit sequencer refused a batch or returned output that does not fit the head;
+    /// the append transaction was rolled back.
+    #[error("audit sequencing failed: {0}")]
+    Sequencer(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database migration failed: {0}")]

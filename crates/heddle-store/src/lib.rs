@@ -4,8 +4,13 @@
 //! Invariants: every SQL statement lives in this crate and binds its inputs (no SQL is built
 //! with `format!` from input); both engines pass the same conformance suite (`tests/it`);
 //! timestamps come from the caller's clock, never from the database; uniqueness is enforced
-//! by the database so concurrent writers in several processes cannot break it.
+//! by the database so concurrent writers in several processes cannot break it; every
+//! state-changing method takes the [`NewAuditEvent`] describing the change and writes it to
+//! the audit outbox in the same transaction — no change without its event, no event for a
+//! change that rolled back.
 
+mod audit;
+mod audit_batch;
 mod db_error;
 mod error;
 mod paging;
@@ -21,18 +26,28 @@ use heddle_types::{
 };
 use time::OffsetDateTime;
 
+pub use audit::{
+    AuditFilter, AuditHead, AuditSequencer, AuditStore, NewAuditEvent, SequencedLeaf,
+    StoredAuditEvent, StoredCheckpoint,
+};
 pub use error::StoreError;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything Heddle stores, behind one handle the server and CLI share.
 pub trait Store:
-    TenantStore + UserStore + ApiKeyStore + AccessTokenStore + PolicyStore + HealthStore
+    TenantStore + UserStore + ApiKeyStore + AccessTokenStore + PolicyStore + AuditStore + HealthStore
 {
 }
 
 impl<T> Store for T where
-    T: TenantStore + UserStore + ApiKeyStore + AccessTokenStore + PolicyStore + HealthStore
+    T: TenantStore
+        + UserStore
+        + ApiKeyStore
+        + AccessTokenStore
+        + PolicyStore
+        + AuditStore
+        + HealthStore
 {
 }
 
@@ -101,7 +116,7 @@ pub struct Bootstrap {
 #[async_trait]
 pub trait TenantStore: Send + Sync + std::fmt::Debug {
     /// Fails with [`StoreError::Conflict`] when the slug is taken.
-    async fn create_tenant(&self, tenant: NewTenant) -> StoreResult<Tenant>;
+    async fn create_tenant(&self, tenant: NewTenant, audit: NewAuditEvent) -> StoreResult<Tenant>;
     async fn get_tenant(&self, id: TenantId) -> StoreResult<Tenant>;
     async fn find_tenant_by_slug(&self, slug: &str) -> StoreResult<Option<Tenant>>;
     async fn list_tenants(&self, page: PageRequest) -> StoreResult<Page<Tenant>>;
@@ -111,18 +126,23 @@ pub trait TenantStore: Send + Sync + std::fmt::Debug {
         &self,
         tenant: NewTenant,
         admin: NewUser,
+        audit: NewAuditEvent,
     ) -> StoreResult<(Tenant, User)>;
     /// Atomically creates the operator tenant and its first admin if, and only if, no tenant
     /// exists yet. Returns `true` when it created them. Safe to race from several processes:
     /// exactly one wins.
-    async fn bootstrap_if_empty(&self, bootstrap: Bootstrap) -> StoreResult<bool>;
+    async fn bootstrap_if_empty(
+        &self,
+        bootstrap: Bootstrap,
+        audit: NewAuditEvent,
+    ) -> StoreResult<bool>;
 }
 
 #[async_trait]
 pub trait UserStore: Send + Sync + std::fmt::Debug {
     /// Fails with [`StoreError::Conflict`] when the email is taken in that tenant, and with
     /// [`StoreError::NotFound`] when the tenant does not exist.
-    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    async fn create_user(&self, user: NewUser, audit: NewAuditEvent) -> StoreResult<User>;
     async fn get_user(&self, tenant_id: TenantId, id: UserId) -> StoreResult<User>;
     /// The user and their password hash, for login. Email match is case-insensitive.
     async fn find_user_credentials(
@@ -131,11 +151,14 @@ pub trait UserStore: Send + Sync + std::fmt::Debug {
         email: &str,
     ) -> StoreResult<Option<(User, Option<String>)>>;
     async fn list_users(&self, tenant_id: TenantId, page: PageRequest) -> StoreResult<Page<User>>;
+    /// Disabling a user or setting a password also revokes the user's live access tokens,
+    /// in the same transaction.
     async fn update_user(
         &self,
         tenant_id: TenantId,
         id: UserId,
         update: UserUpdate,
+        audit: NewAuditEvent,
     ) -> StoreResult<User>;
     /// Number of enabled admins in a tenant (so the last one cannot be demoted or disabled).
     async fn count_active_admins(&self, tenant_id: TenantId) -> StoreResult<u64>;
@@ -160,7 +183,7 @@ pub struct NewApiKey {
 
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync + std::fmt::Debug {
-    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey>;
+    async fn create_api_key(&self, key: NewApiKey, audit: NewAuditEvent) -> StoreResult<ApiKey>;
     /// The key and its stored hash, by lookup id, whatever its state (the caller checks).
     async fn find_api_key_by_lookup(&self, lookup: &str) -> StoreResult<Option<(ApiKey, Vec<u8>)>>;
     async fn get_api_key(&self, tenant_id: TenantId, id: ApiKeyId) -> StoreResult<ApiKey>;
@@ -175,6 +198,7 @@ pub trait ApiKeyStore: Send + Sync + std::fmt::Debug {
         tenant_id: TenantId,
         id: ApiKeyId,
         at: OffsetDateTime,
+        audit: NewAuditEvent,
     ) -> StoreResult<ApiKey>;
     /// Records use; only ever moves `last_used_at` forward.
     async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> StoreResult<()>;
@@ -193,19 +217,21 @@ pub struct NewAccessToken {
 
 #[async_trait]
 pub trait AccessTokenStore: Send + Sync + std::fmt::Debug {
-    async fn create_access_token(&self, token: NewAccessToken) -> StoreResult<AccessToken>;
+    async fn create_access_token(
+        &self,
+        token: NewAccessToken,
+        audit: NewAuditEvent,
+    ) -> StoreResult<AccessToken>;
     async fn find_access_token_by_lookup(
         &self,
         lookup: &str,
     ) -> StoreResult<Option<(AccessToken, Vec<u8>)>>;
-    async fn revoke_access_token(&self, id: AccessTokenId, at: OffsetDateTime) -> StoreResult<()>;
-    /// Revokes every live token of a user (on disable or password change); returns how many.
-    async fn revoke_user_access_tokens(
+    async fn revoke_access_token(
         &self,
-        tenant_id: TenantId,
-        user_id: UserId,
+        id: AccessTokenId,
         at: OffsetDateTime,
-    ) -> StoreResult<u64>;
+        audit: NewAuditEvent,
+    ) -> StoreResult<()>;
 }
 
 #[derive(Debug, Clone)]
@@ -222,11 +248,20 @@ pub struct NewTenantPolicy {
 
 #[async_trait]
 pub trait PolicyStore: Send + Sync + std::fmt::Debug {
-    async fn create_policy(&self, policy: NewTenantPolicy) -> StoreResult<TenantPolicy>;
+    async fn create_policy(
+        &self,
+        policy: NewTenantPolicy,
+        audit: NewAuditEvent,
+    ) -> StoreResult<TenantPolicy>;
     async fn get_policy(&self, tenant_id: TenantId, id: PolicyId) -> StoreResult<TenantPolicy>;
     /// All of a tenant's policies, oldest first (a tenant has few).
     async fn list_policies(&self, tenant_id: TenantId) -> StoreResult<Vec<TenantPolicy>>;
-    async fn delete_policy(&self, tenant_id: TenantId, id: PolicyId) -> StoreResult<()>;
+    async fn delete_policy(
+        &self,
+        tenant_id: TenantId,
+        id: PolicyId,
+        audit: NewAuditEvent,
+    ) -> StoreResult<()>;
     /// Changes whenever the tenant's policy set changes, so processes can cache compiled sets.
     async fn policy_version(&self, tenant_id: TenantId) -> StoreResult<i64>;
 }

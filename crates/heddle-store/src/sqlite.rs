@@ -4,7 +4,10 @@
 //! microseconds since the Unix epoch, so values round-trip exactly and sort numerically. Every
 //! write transaction starts with `BEGIN IMMEDIATE`: it takes SQLite's single write lock up
 //! front (waiting out the busy timeout) instead of failing when a read later upgrades to a
-//! write, which is what makes [`TenantStore::bootstrap_if_empty`] race-safe here.
+//! write, which is what makes [`TenantStore::bootstrap_if_empty`] race-safe here. Every state
+//! change writes its audit event into the outbox inside that same transaction.
+
+mod audit;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -23,12 +26,13 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteExecutor};
 use time::OffsetDateTime;
 
+use self::audit::insert_outbox_event;
 use crate::db_error::{UniqueColumn, conflict_or_database, is_foreign_key_violation, not_found};
 use crate::paging::{fetch_limit, into_page};
 use crate::{
-    AccessTokenStore, ApiKeyStore, Bootstrap, HealthStore, NewAccessToken, NewApiKey, NewTenant,
-    NewTenantPolicy, NewUser, PolicyStore, StoreError, StoreResult, TenantStore, UserStore,
-    UserUpdate,
+    AccessTokenStore, ApiKeyStore, Bootstrap, HealthStore, NewAccessToken, NewApiKey,
+    NewAuditEvent, NewTenant, NewTenantPolicy, NewUser, PolicyStore, StoreError, StoreResult,
+    TenantStore, UserStore, UserUpdate,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -329,8 +333,12 @@ impl HealthStore for SqliteStore {
 
 #[async_trait]
 impl TenantStore for SqliteStore {
-    async fn create_tenant(&self, tenant: NewTenant) -> StoreResult<Tenant> {
-        insert_tenant(&self.pool, &tenant).await
+    async fn create_tenant(&self, tenant: NewTenant, audit: NewAuditEvent) -> StoreResult<Tenant> {
+        let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
+        let tenant = insert_tenant(&mut *tx, &tenant).await?;
+        insert_outbox_event(&mut *tx, &audit).await?;
+        tx.commit().await?;
+        Ok(tenant)
     }
 
     async fn get_tenant(&self, id: TenantId) -> StoreResult<Tenant> {
@@ -398,6 +406,7 @@ impl TenantStore for SqliteStore {
         &self,
         tenant: NewTenant,
         admin: NewUser,
+        audit: NewAuditEvent,
     ) -> StoreResult<(Tenant, User)> {
         let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
         let tenant = insert_tenant(&mut *tx, &tenant).await?;
@@ -406,11 +415,16 @@ impl TenantStore for SqliteStore {
             ..admin
         };
         let admin = insert_user(&mut *tx, &admin).await?;
+        insert_outbox_event(&mut *tx, &audit).await?;
         tx.commit().await?;
         Ok((tenant, admin))
     }
 
-    async fn bootstrap_if_empty(&self, bootstrap: Bootstrap) -> StoreResult<bool> {
+    async fn bootstrap_if_empty(
+        &self,
+        bootstrap: Bootstrap,
+        audit: NewAuditEvent,
+    ) -> StoreResult<bool> {
         let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
         let any_tenant = sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM tenants)")
             .fetch_one(&mut *tx)
@@ -425,6 +439,7 @@ impl TenantStore for SqliteStore {
             ..bootstrap.admin
         };
         insert_user(&mut *tx, &admin).await?;
+        insert_outbox_event(&mut *tx, &audit).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -432,8 +447,12 @@ impl TenantStore for SqliteStore {
 
 #[async_trait]
 impl UserStore for SqliteStore {
-    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
-        insert_user(&self.pool, &user).await
+    async fn create_user(&self, user: NewUser, audit: NewAuditEvent) -> StoreResult<User> {
+        let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
+        let user = insert_user(&mut *tx, &user).await?;
+        insert_outbox_event(&mut *tx, &audit).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     async fn get_user(&self, tenant_id: TenantId, id: UserId) -> StoreResult<User> {
@@ -498,12 +517,18 @@ impl UserStore for SqliteStore {
         Ok(into_page(items, page, |user: &User| *user.id.as_uuid()))
     }
 
+    /// Tokens count as live when neither revoked nor expired at `update.updated_at` (the
+    /// event's time when the update carries none); they are revoked at that time.
     async fn update_user(
         &self,
         tenant_id: TenantId,
         id: UserId,
         update: UserUpdate,
+        audit: NewAuditEvent,
     ) -> StoreResult<User> {
+        let revoke_tokens = update.disabled == Some(true) || update.password_hash.is_some();
+        let now = to_micros(update.updated_at.unwrap_or(audit.occurred_at));
+        let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
         let row = sqlx::query(concat!(
             "UPDATE users SET display_name = COALESCE($1, display_name), \
              role = COALESCE($2, role), disabled = COALESCE($3, disabled), \
@@ -518,10 +543,27 @@ impl UserStore for SqliteStore {
         .bind(update.updated_at.map(to_micros))
         .bind(tenant_id.as_uuid())
         .bind(id.as_uuid())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| not_found("user", id))?;
-        user_from_row(&row)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(not_found("user", id));
+        };
+        let user = user_from_row(&row)?;
+        if revoke_tokens {
+            sqlx::query(
+                "UPDATE access_tokens SET revoked_at = $1 \
+                 WHERE tenant_id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $1",
+            )
+            .bind(now)
+            .bind(tenant_id.as_uuid())
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_outbox_event(&mut *tx, &audit).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     async fn count_active_admins(&self, tenant_id: TenantId) -> StoreResult<u64> {
@@ -538,7 +580,8 @@ impl UserStore for SqliteStore {
 #[async_trait]
 impl ApiKeyStore for SqliteStore {
     /// A missing tenant, or a `created_by` user not in that tenant, is [`StoreError::NotFound`].
-    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey> {
+    async fn create_api_key(&self, key: NewApiKey, audit: NewAuditEvent) -> StoreResult<ApiKey> {
+        let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
         let inserted = sqlx::query(concat!(
             "INSERT INTO api_keys (id, tenant_id, name, prefix, lookup, secret_hash, role, \
              created_by, created_at, expires_at) \
@@ -555,29 +598,38 @@ impl ApiKeyStore for SqliteStore {
         .bind(key.created_by.as_ref().map(UserId::as_uuid))
         .bind(to_micros(key.created_at))
         .bind(key.expires_at.map(to_micros))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await;
-        match inserted {
-            Ok(row) => api_key_from_row(&row),
-            Err(err) if is_foreign_key_violation(&err) => {
-                Err(self.missing_parent(key.tenant_id, key.created_by).await)
+        let row = match inserted {
+            Ok(row) => row,
+            Err(err) => {
+                // Rolled back first: `missing_parent` needs a connection of its own.
+                tx.rollback().await?;
+                return Err(if is_foreign_key_violation(&err) {
+                    self.missing_parent(key.tenant_id, key.created_by).await
+                } else {
+                    conflict_or_database(
+                        err,
+                        "api key",
+                        &key.id.to_string(),
+                        &[
+                            UniqueColumn {
+                                column: "prefix",
+                                value: &key.prefix,
+                            },
+                            UniqueColumn {
+                                column: "lookup",
+                                value: &key.lookup,
+                            },
+                        ],
+                    )
+                });
             }
-            Err(err) => Err(conflict_or_database(
-                err,
-                "api key",
-                &key.id.to_string(),
-                &[
-                    UniqueColumn {
-                        column: "prefix",
-                        value: &key.prefix,
-                    },
-                    UniqueColumn {
-                        column: "lookup",
-                        value: &key.lookup,
-                    },
-                ],
-            )),
-        }
+        };
+        let created = api_key_from_row(&row)?;
+        insert_outbox_event(&mut *tx, &audit).await?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn find_api_key_by_lookup(&self, lookup: &str) -> StoreResult<Option<(ApiKey, Vec<u8>)>> {
@@ -644,12 +696,15 @@ impl ApiKeyStore for SqliteStore {
         Ok(into_page(items, page, |key: &ApiKey| *key.id.as_uuid()))
     }
 
+    /// The event is written on every successful call, also when the key was already revoked.
     async fn revoke_api_key(
         &self,
         tenant_id: TenantId,
         id: ApiKeyId,
         at: OffsetDateTime,
+        audit: NewAuditEvent,
     ) -> StoreResult<ApiKey> {
+        let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
         let row = sqlx::query(concat!(
             "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) \
              WHERE tenant_id = $2 AND id = $3 RETURNING ",
@@ -658,10 +713,16 @@ impl ApiKeyStore for SqliteStore {
         .bind(to_micros(at))
         .bind(tenant_id.as_uuid())
         .bind(id.as_uuid())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| not_found("api key", id))?;
-        api_key_from_row(&row)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(not_found("api key", id));
+        };
+        let key = api_key_from_row(&row)?;
+        insert_outbox_event(&mut *tx, &audit).await?;
+        tx.commit().await?;
+        Ok(key)
     }
 
     /// [`StoreError::NotFound`] when the key does not exist; an older `at` is a no-op.
@@ -693,7 +754,12 @@ impl ApiKeyStore for SqliteStore {
 #[async_trait]
 impl AccessTokenStore for SqliteStore {
     /// A missing tenant, or a user not in that tenant, is [`StoreError::NotFound`].
-    async fn create_access_token(&self, token: NewAccessToken) -> StoreResult<AccessToken> {
+    async fn create_access_token(
+        &self,
+        token: NewAccessToken,
+        audit: NewAuditEvent,
+    ) -> StoreResult<AccessToken> {
+        let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
         let inserted = sqlx::query(concat!(
             "INSERT INTO access_tokens (id, tenant_id, user_id, lookup, secret_hash, created_at, \
              expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
@@ -706,23 +772,33 @@ impl AccessTokenStore for SqliteStore {
         .bind(&token.secret_hash)
         .bind(to_micros(token.created_at))
         .bind(to_micros(token.expires_at))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await;
-        match inserted {
-            Ok(row) => access_token_from_row(&row),
-            Err(err) if is_foreign_key_violation(&err) => Err(self
-                .missing_parent(token.tenant_id, Some(token.user_id))
-                .await),
-            Err(err) => Err(conflict_or_database(
-                err,
-                "access token",
-                &token.id.to_string(),
-                &[UniqueColumn {
-                    column: "lookup",
-                    value: &token.lookup,
-                }],
-            )),
-        }
+        let row = match inserted {
+            Ok(row) => row,
+            Err(err) => {
+                // Rolled back first: `missing_parent` needs a connection of its own.
+                tx.rollback().await?;
+                return Err(if is_foreign_key_violation(&err) {
+                    self.missing_parent(token.tenant_id, Some(token.user_id))
+                        .await
+                } else {
+                    conflict_or_database(
+                        err,
+                        "access token",
+                        &token.id.to_string(),
+                        &[UniqueColumn {
+                            column: "lookup",
+                            value: &token.lookup,
+                        }],
+                    )
+                });
+            }
+        };
+        let created = access_token_from_row(&row)?;
+        insert_outbox_event(&mut *tx, &audit).await?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn find_access_token_by_lookup(
@@ -742,44 +818,39 @@ impl AccessTokenStore for SqliteStore {
     }
 
     /// Keeps the first revocation time; [`StoreError::NotFound`] when the token does not exist.
-    async fn revoke_access_token(&self, id: AccessTokenId, at: OffsetDateTime) -> StoreResult<()> {
+    /// The event is written on every successful call.
+    async fn revoke_access_token(
+        &self,
+        id: AccessTokenId,
+        at: OffsetDateTime,
+        audit: NewAuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
         let updated = sqlx::query(
             "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
         )
         .bind(to_micros(at))
         .bind(id.as_uuid())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
+            tx.rollback().await?;
             return Err(not_found("access token", id));
         }
+        insert_outbox_event(&mut *tx, &audit).await?;
+        tx.commit().await?;
         Ok(())
-    }
-
-    /// "Live" means neither revoked nor expired at `at`; an unknown user revokes nothing.
-    async fn revoke_user_access_tokens(
-        &self,
-        tenant_id: TenantId,
-        user_id: UserId,
-        at: OffsetDateTime,
-    ) -> StoreResult<u64> {
-        let updated = sqlx::query(
-            "UPDATE access_tokens SET revoked_at = $1 \
-             WHERE tenant_id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $1",
-        )
-        .bind(to_micros(at))
-        .bind(tenant_id.as_uuid())
-        .bind(user_id.as_uuid())
-        .execute(&self.pool)
-        .await?;
-        Ok(updated.rows_affected())
     }
 }
 
 #[async_trait]
 impl PolicyStore for SqliteStore {
     /// Inserts the policy and bumps the tenant's policy version in one transaction.
-    async fn create_policy(&self, policy: NewTenantPolicy) -> StoreResult<TenantPolicy> {
+    async fn create_policy(
+        &self,
+        policy: NewTenantPolicy,
+        audit: NewAuditEvent,
+    ) -> StoreResult<TenantPolicy> {
         let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
         let inserted = sqlx::query(concat!(
             "INSERT INTO tenant_policies (id, tenant_id, name, description, cedar, created_by, \
@@ -820,6 +891,7 @@ impl PolicyStore for SqliteStore {
             .bind(policy.tenant_id.as_uuid())
             .execute(&mut *tx)
             .await?;
+        insert_outbox_event(&mut *tx, &audit).await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -853,7 +925,12 @@ impl PolicyStore for SqliteStore {
     }
 
     /// Deletes the policy and bumps the tenant's policy version in one transaction.
-    async fn delete_policy(&self, tenant_id: TenantId, id: PolicyId) -> StoreResult<()> {
+    async fn delete_policy(
+        &self,
+        tenant_id: TenantId,
+        id: PolicyId,
+        audit: NewAuditEvent,
+    ) -> StoreResult<()> {
         let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
         let deleted = sqlx::query("DELETE FROM tenant_policies WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id.as_uuid())
@@ -868,6 +945,7 @@ impl PolicyStore for SqliteStore {
             .bind(tenant_id.as_uuid())
             .execute(&mut *tx)
             .await?;
+        insert_outbox_event(&mut *tx, &audit).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::extract::{ApiJson, Authenticated, bearer_credential};
+use crate::extract::{ApiJson, Authenticated, RequestInfo, bearer_credential};
 use crate::middleware::{ClientIp, check_rate_limit};
 use crate::problem::{ApiError, Problem};
 
@@ -53,6 +53,7 @@ pub struct LoginResponse {
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    context: RequestInfo,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let tenant = request
@@ -65,7 +66,7 @@ pub async fn login(
     check_rate_limit(&state, "login-account", &account, state.quotas.login).await?;
     let issued = state
         .identity
-        .login(&tenant, &request.email, &request.password)
+        .login(&tenant, &request.email, &request.password, &context.0)
         .await?;
     Ok(Json(LoginResponse {
         access_token: issued.token.expose_secret().to_owned(),
@@ -83,7 +84,7 @@ pub async fn logout(
     caller: Authenticated,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    if caller.0.api_key_id().is_some() {
+    if caller.principal.api_key_id().is_some() {
         return Err(Problem::new(
             StatusCode::BAD_REQUEST,
             "not-an-access-token",
@@ -93,6 +94,6 @@ pub async fn logout(
         .into());
     }
     let credential = bearer_credential(&headers).unwrap_or_default();
-    state.identity.logout(credential).await?;
+    state.identity.logout(credential, &caller.caller()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -24,7 +24,7 @@ pub async fn list_api_keys(
 ) -> Result<Json<ListPage<ApiKey>>, ApiError> {
     let page = state
         .identity
-        .list_api_keys(&caller.actor(), caller.0.tenant_id, params.page()?)
+        .list_api_keys(&caller.caller(), caller.principal.tenant_id, params.page()?)
         .await?;
     Ok(Json(page.into()))
 }
@@ -59,9 +59,9 @@ pub async fn create_api_key(
     let issued = state
         .identity
         .create_api_key(
-            &caller.actor(),
+            &caller.caller(),
             CreateApiKey {
-                tenant_id: caller.0.tenant_id,
+                tenant_id: caller.principal.tenant_id,
                 name: request.name,
                 role: request.role,
                 expires_at: request.expires_at,
@@ -88,7 +88,7 @@ pub async fn get_api_key(
 ) -> Result<Json<ApiKey>, ApiError> {
     let key = state
         .identity
-        .get_api_key(&caller.actor(), caller.0.tenant_id, id)
+        .get_api_key(&caller.caller(), caller.principal.tenant_id, id)
         .await?;
     Ok(Json(key))
 }
@@ -104,7 +104,7 @@ pub async fn revoke_api_key(
 ) -> Result<Json<ApiKey>, ApiError> {
     let key = state
         .identity
-        .revoke_api_key(&caller.actor(), caller.0.tenant_id, id)
+        .revoke_api_key(&caller.caller(), caller.principal.tenant_id, id)
         .await?;
     Ok(Json(key))
 }

@@ -26,7 +26,7 @@ pub async fn list_policies(
 ) -> Result<Json<PolicyList>, ApiError> {
     let items = state
         .identity
-        .list_policies(&caller.actor(), caller.0.tenant_id)
+        .list_policies(&caller.caller(), caller.principal.tenant_id)
         .await?;
     Ok(Json(PolicyList { items }))
 }
@@ -54,9 +54,9 @@ pub async fn create_policy(
     let policy = state
         .identity
         .create_policy(
-            &caller.actor(),
+            &caller.caller(),
             CreatePolicy {
-                tenant_id: caller.0.tenant_id,
+                tenant_id: caller.principal.tenant_id,
                 name: request.name,
                 description: request.description,
                 cedar: request.cedar,
@@ -95,7 +95,7 @@ pub async fn get_policy(
 ) -> Result<Json<TenantPolicy>, ApiError> {
     let policy = state
         .identity
-        .get_policy(&caller.actor(), caller.0.tenant_id, id)
+        .get_policy(&caller.caller(), caller.principal.tenant_id, id)
         .await?;
     Ok(Json(policy))
 }
@@ -111,7 +111,7 @@ pub async fn delete_policy(
 ) -> Result<StatusCode, ApiError> {
     state
         .identity
-        .delete_policy(&caller.actor(), caller.0.tenant_id, id)
+        .delete_policy(&caller.caller(), caller.principal.tenant_id, id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -24,14 +24,14 @@ pub async fn list_roles(
     State(state): State<AppState>,
     caller: Authenticated,
 ) -> Result<Json<Vec<RolePermissions>>, ApiError> {
-    let tenant_id = caller.0.tenant_id;
+    let tenant_id = caller.principal.tenant_id;
     let mut roles = Vec::with_capacity(Role::ALL.len());
     for role in Role::ALL {
         let probe = Principal {
             kind: PrincipalKind::User,
             id: uuid::Uuid::nil(),
             tenant_id,
-            operator_tenant: caller.0.operator_tenant,
+            operator_tenant: caller.principal.operator_tenant,
             role,
             display_name: String::new(),
         };

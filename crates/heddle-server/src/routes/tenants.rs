@@ -23,7 +23,7 @@ pub async fn current_tenant(
 ) -> Result<Json<Tenant>, ApiError> {
     let tenant = state
         .identity
-        .get_tenant(&caller.actor(), caller.0.tenant_id)
+        .get_tenant(&caller.caller(), caller.principal.tenant_id)
         .await?;
     Ok(Json(tenant))
 }
@@ -38,7 +38,7 @@ pub async fn list_tenants(
 ) -> Result<Json<ListPage<Tenant>>, ApiError> {
     let page = state
         .identity
-        .list_tenants(&caller.actor(), params.page()?)
+        .list_tenants(&caller.caller(), params.page()?)
         .await?;
     Ok(Json(page.into()))
 }
@@ -73,7 +73,7 @@ pub async fn create_tenant(
     let created = state
         .identity
         .create_tenant(
-            &caller.actor(),
+            &caller.caller(),
             CreateTenant {
                 slug: request.slug,
                 name: request.name,

@@ -18,7 +18,7 @@ use crate::problem::{ApiError, Problem};
 #[utoipa::path(get, path = "/v1/users/me", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = Principal), (status = 401, body = Problem)))]
 pub async fn me(caller: Authenticated) -> Json<Principal> {
-    Json(caller.0)
+    Json(caller.principal)
 }
 
 /// Users of your tenant, oldest first.
@@ -31,7 +31,7 @@ pub async fn list_users(
 ) -> Result<Json<ListPage<User>>, ApiError> {
     let page = state
         .identity
-        .list_users(&caller.actor(), caller.0.tenant_id, params.page()?)
+        .list_users(&caller.caller(), caller.principal.tenant_id, params.page()?)
         .await?;
     Ok(Json(page.into()))
 }
@@ -69,9 +69,9 @@ pub async fn create_user(
     let user = state
         .identity
         .create_user(
-            &caller.actor(),
+            &caller.caller(),
             CreateUser {
-                tenant_id: caller.0.tenant_id,
+                tenant_id: caller.principal.tenant_id,
                 email: request.email,
                 display_name: request.display_name,
                 role: request.role,
@@ -93,7 +93,7 @@ pub async fn get_user(
 ) -> Result<Json<User>, ApiError> {
     let user = state
         .identity
-        .get_user(&caller.actor(), caller.0.tenant_id, id)
+        .get_user(&caller.caller(), caller.principal.tenant_id, id)
         .await?;
     Ok(Json(user))
 }
@@ -138,8 +138,8 @@ pub async fn update_user(
     let user = state
         .identity
         .update_user(
-            &caller.actor(),
-            caller.0.tenant_id,
+            &caller.caller(),
+            caller.principal.tenant_id,
             id,
             UpdateUser {
                 display_name: request.display_name,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use heddle_crypto::{ExposeSecret, PasswordHasher, SecretString};
-use heddle_identity::{Actor, BootstrapOutcome, CreateApiKey, Identity, IdentitySettings};
+use heddle_identity::{BootstrapOutcome, Caller, CreateApiKey, Identity, IdentitySettings};
 use heddle_server::config::Config;
 use heddle_types::{ManualClock, Role};
 use reqwest::{Client, Method, RequestBuilder, Response};
@@ -41,7 +41,8 @@ impl TestServer {
             .unwrap();
         let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
         let identity = Identity::new(
-            store,
+            store.clone(),
+            heddle_audit_log::AuditLog::start(store, heddle_audit_log::AuditLogSettings::default()),
             PasswordHasher::fast_insecure_for_tests(),
             clock.clone(),
             IdentitySettings {
@@ -63,7 +64,7 @@ impl TestServer {
         for role in Role::ALL {
             let issued = identity
                 .create_api_key(
-                    &Actor::LocalOperator,
+                    &Caller::local_operator(),
                     CreateApiKey {
                         tenant_id: tenant.id,
                         name: format!("{role} test key"),

@@ -8,6 +8,7 @@
 
 mod harness;
 
+mod audit;
 mod auth;
 mod errors;
 mod keys;

@@ -3,7 +3,9 @@
 use heddle_store::NewAccessToken;
 use heddle_types::{AccessToken, AccessTokenId, Role, TenantId, UserId};
 
-use crate::fixtures::{assert_conflict, assert_not_found, at, new_access_token, tenant, user};
+use crate::fixtures::{
+    assert_conflict, assert_not_found, at, event, new_access_token, tenant, user,
+};
 use crate::harness::TestDb;
 
 conformance_tests!(
@@ -11,7 +13,6 @@ conformance_tests!(
     duplicate_token_lookup_conflicts,
     access_token_parents_must_exist_in_the_tenant,
     revoke_access_token_keeps_the_first_time,
-    revoke_user_access_tokens_revokes_only_live_tokens_of_that_user,
 );
 
 async fn create_and_find_access_token(db: TestDb) {
@@ -19,7 +20,10 @@ async fn create_and_find_access_token(db: TestDb) {
     let acme = tenant(store, "acme").await;
     let erin = user(store, acme.id, "erin@example.com", Role::Viewer).await;
     let input = new_access_token(acme.id, erin.id, "tok1");
-    let created = store.create_access_token(input.clone()).await.unwrap();
+    let created = store
+        .create_access_token(input.clone(), event(input.tenant_id, "access_token.create"))
+        .await
+        .unwrap();
     let expected = AccessToken {
         id: input.id,
         tenant_id: acme.id,
@@ -47,12 +51,18 @@ async fn duplicate_token_lookup_conflicts(db: TestDb) {
     let acme = tenant(store, "acme").await;
     let erin = user(store, acme.id, "erin@example.com", Role::Viewer).await;
     let first = store
-        .create_access_token(new_access_token(acme.id, erin.id, "tok"))
+        .create_access_token(
+            new_access_token(acme.id, erin.id, "tok"),
+            event(acme.id, "access_token.create"),
+        )
         .await
         .unwrap();
     assert_conflict(
         store
-            .create_access_token(new_access_token(acme.id, erin.id, "tok"))
+            .create_access_token(
+                new_access_token(acme.id, erin.id, "tok"),
+                event(acme.id, "access_token.create"),
+            )
             .await
             .unwrap_err(),
         "access token",
@@ -64,7 +74,10 @@ async fn duplicate_token_lookup_conflicts(db: TestDb) {
         ..new_access_token(acme.id, erin.id, "other")
     };
     assert_conflict(
-        store.create_access_token(same_id).await.unwrap_err(),
+        store
+            .create_access_token(same_id, event(acme.id, "access_token.create"))
+            .await
+            .unwrap_err(),
         "access token",
         "id",
         &first.id.to_string(),
@@ -80,7 +93,10 @@ async fn access_token_parents_must_exist_in_the_tenant(db: TestDb) {
     let missing_tenant = TenantId::new();
     assert_not_found(
         store
-            .create_access_token(new_access_token(missing_tenant, outsider.id, "t1"))
+            .create_access_token(
+                new_access_token(missing_tenant, outsider.id, "t1"),
+                event(missing_tenant, "access_token.create"),
+            )
             .await
             .unwrap_err(),
         "tenant",
@@ -88,7 +104,10 @@ async fn access_token_parents_must_exist_in_the_tenant(db: TestDb) {
     );
     assert_not_found(
         store
-            .create_access_token(new_access_token(acme.id, outsider.id, "t2"))
+            .create_access_token(
+                new_access_token(acme.id, outsider.id, "t2"),
+                event(acme.id, "access_token.create"),
+            )
             .await
             .unwrap_err(),
         "user",
@@ -97,7 +116,10 @@ async fn access_token_parents_must_exist_in_the_tenant(db: TestDb) {
     let missing_user = UserId::new();
     assert_not_found(
         store
-            .create_access_token(new_access_token(acme.id, missing_user, "t3"))
+            .create_access_token(
+                new_access_token(acme.id, missing_user, "t3"),
+                event(acme.id, "access_token.create"),
+            )
             .await
             .unwrap_err(),
         "user",
@@ -110,11 +132,20 @@ async fn revoke_access_token_keeps_the_first_time(db: TestDb) {
     let acme = tenant(store, "acme").await;
     let erin = user(store, acme.id, "erin@example.com", Role::Viewer).await;
     let token = store
-        .create_access_token(new_access_token(acme.id, erin.id, "tok"))
+        .create_access_token(
+            new_access_token(acme.id, erin.id, "tok"),
+            event(acme.id, "access_token.create"),
+        )
         .await
         .unwrap();
-    store.revoke_access_token(token.id, at(10)).await.unwrap();
-    store.revoke_access_token(token.id, at(20)).await.unwrap();
+    store
+        .revoke_access_token(token.id, at(10), event(acme.id, "access_token.revoke"))
+        .await
+        .unwrap();
+    store
+        .revoke_access_token(token.id, at(20), event(acme.id, "access_token.revoke"))
+        .await
+        .unwrap();
     let (found, _) = store
         .find_access_token_by_lookup("tok")
         .await
@@ -124,78 +155,11 @@ async fn revoke_access_token_keeps_the_first_time(db: TestDb) {
 
     let missing = AccessTokenId::new();
     assert_not_found(
-        store.revoke_access_token(missing, at(1)).await.unwrap_err(),
+        store
+            .revoke_access_token(missing, at(1), event(acme.id, "access_token.revoke"))
+            .await
+            .unwrap_err(),
         "access token",
         missing,
     );
-}
-
-async fn revoke_user_access_tokens_revokes_only_live_tokens_of_that_user(db: TestDb) {
-    let store = &*db.store;
-    let acme = tenant(store, "acme").await;
-    let erin = user(store, acme.id, "erin@example.com", Role::Viewer).await;
-    let frank = user(store, acme.id, "frank@example.com", Role::Viewer).await;
-
-    for i in 0..3 {
-        store
-            .create_access_token(new_access_token(acme.id, erin.id, &format!("live{i}")))
-            .await
-            .unwrap();
-    }
-    let expired = NewAccessToken {
-        expires_at: at(50),
-        ..new_access_token(acme.id, erin.id, "expired")
-    };
-    store.create_access_token(expired).await.unwrap();
-    let already = store
-        .create_access_token(new_access_token(acme.id, erin.id, "already"))
-        .await
-        .unwrap();
-    store.revoke_access_token(already.id, at(5)).await.unwrap();
-    store
-        .create_access_token(new_access_token(acme.id, frank.id, "frank"))
-        .await
-        .unwrap();
-
-    let now = at(100);
-    assert_eq!(
-        store
-            .revoke_user_access_tokens(acme.id, erin.id, now)
-            .await
-            .unwrap(),
-        3
-    );
-    assert_eq!(
-        store
-            .revoke_user_access_tokens(acme.id, erin.id, at(200))
-            .await
-            .unwrap(),
-        0
-    );
-    let revoked_at = async |lookup: &str| {
-        store
-            .find_access_token_by_lookup(lookup)
-            .await
-            .unwrap()
-            .unwrap()
-            .0
-            .revoked_at
-    };
-    for i in 0..3 {
-        assert_eq!(revoked_at(&format!("live{i}")).await, Some(now));
-    }
-    assert_eq!(revoked_at("expired").await, None);
-    assert_eq!(revoked_at("already").await, Some(at(5)));
-    assert_eq!(revoked_at("frank").await, None);
-
-    // Scoped to the tenant: naming the user under another tenant revokes nothing.
-    let other = tenant(store, "other").await;
-    assert_eq!(
-        store
-            .revoke_user_access_tokens(other.id, frank.id, now)
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(revoked_at("frank").await, None);
 }

@@ -3,7 +3,7 @@
 use heddle_store::{NewApiKey, StoreError};
 use heddle_types::{ApiKey, ApiKeyId, PageRequest, Role, TenantId, UserId};
 
-use crate::fixtures::{assert_conflict, assert_not_found, at, new_api_key, tenant, user};
+use crate::fixtures::{assert_conflict, assert_not_found, at, event, new_api_key, tenant, user};
 use crate::harness::TestDb;
 
 conformance_tests!(
@@ -26,7 +26,10 @@ async fn create_get_and_find_api_key(db: TestDb) {
         role: Role::Operator,
         ..new_api_key(acme.id, "lookup1")
     };
-    let created = store.create_api_key(input.clone()).await.unwrap();
+    let created = store
+        .create_api_key(input.clone(), event(input.tenant_id, "api_key.create"))
+        .await
+        .unwrap();
     let expected = ApiKey {
         id: input.id,
         tenant_id: acme.id,
@@ -70,12 +73,15 @@ async fn api_key_without_expiry_or_creator(db: TestDb) {
         created_by: None,
         ..new_api_key(acme.id, "forever")
     };
-    let created = store.create_api_key(input).await.unwrap();
+    let created = store
+        .create_api_key(input, event(acme.id, "api_key.create"))
+        .await
+        .unwrap();
     assert_eq!(created.expires_at, None);
     assert_eq!(created.created_by, None);
     // A found key whose state is revoked or expired is still returned; the caller checks.
     store
-        .revoke_api_key(acme.id, created.id, at(5))
+        .revoke_api_key(acme.id, created.id, at(5), event(acme.id, "api_key.revoke"))
         .await
         .unwrap();
     let (found, _) = store
@@ -92,13 +98,19 @@ async fn duplicate_prefix_and_lookup_conflict(db: TestDb) {
     let acme = tenant(store, "acme").await;
     let other = tenant(store, "other").await;
     let first = store
-        .create_api_key(new_api_key(acme.id, "same"))
+        .create_api_key(
+            new_api_key(acme.id, "same"),
+            event(acme.id, "api_key.create"),
+        )
         .await
         .unwrap();
 
     // Prefix and lookup are globally unique, not per tenant.
     let err = store
-        .create_api_key(new_api_key(other.id, "same"))
+        .create_api_key(
+            new_api_key(other.id, "same"),
+            event(other.id, "api_key.create"),
+        )
         .await
         .unwrap_err();
     let StoreError::Conflict { entity, field, .. } = err else {
@@ -112,7 +124,10 @@ async fn duplicate_prefix_and_lookup_conflict(db: TestDb) {
         ..new_api_key(acme.id, "same")
     };
     assert_conflict(
-        store.create_api_key(same_prefix).await.unwrap_err(),
+        store
+            .create_api_key(same_prefix, event(acme.id, "api_key.create"))
+            .await
+            .unwrap_err(),
         "api key",
         "prefix",
         "hdl_same",
@@ -123,7 +138,10 @@ async fn duplicate_prefix_and_lookup_conflict(db: TestDb) {
         ..new_api_key(acme.id, "same")
     };
     assert_conflict(
-        store.create_api_key(same_lookup).await.unwrap_err(),
+        store
+            .create_api_key(same_lookup, event(acme.id, "api_key.create"))
+            .await
+            .unwrap_err(),
         "api key",
         "lookup",
         "same",
@@ -134,7 +152,10 @@ async fn duplicate_prefix_and_lookup_conflict(db: TestDb) {
         ..new_api_key(acme.id, "fresh")
     };
     assert_conflict(
-        store.create_api_key(same_id).await.unwrap_err(),
+        store
+            .create_api_key(same_id, event(acme.id, "api_key.create"))
+            .await
+            .unwrap_err(),
         "api key",
         "id",
         &first.id.to_string(),
@@ -150,7 +171,10 @@ async fn api_key_parents_must_exist_in_the_tenant(db: TestDb) {
     let missing_tenant = TenantId::new();
     assert_not_found(
         store
-            .create_api_key(new_api_key(missing_tenant, "k1"))
+            .create_api_key(
+                new_api_key(missing_tenant, "k1"),
+                event(missing_tenant, "api_key.create"),
+            )
             .await
             .unwrap_err(),
         "tenant",
@@ -163,7 +187,10 @@ async fn api_key_parents_must_exist_in_the_tenant(db: TestDb) {
         ..new_api_key(acme.id, "k2")
     };
     assert_not_found(
-        store.create_api_key(cross_tenant).await.unwrap_err(),
+        store
+            .create_api_key(cross_tenant, event(acme.id, "api_key.create"))
+            .await
+            .unwrap_err(),
         "user",
         outsider.id,
     );
@@ -174,7 +201,10 @@ async fn api_key_parents_must_exist_in_the_tenant(db: TestDb) {
         ..new_api_key(acme.id, "k3")
     };
     assert_not_found(
-        store.create_api_key(unknown_creator).await.unwrap_err(),
+        store
+            .create_api_key(unknown_creator, event(acme.id, "api_key.create"))
+            .await
+            .unwrap_err(),
         "user",
         missing_user,
     );
@@ -185,11 +215,14 @@ async fn revoke_api_key_keeps_the_first_time(db: TestDb) {
     let store = &*db.store;
     let acme = tenant(store, "acme").await;
     let key = store
-        .create_api_key(new_api_key(acme.id, "k"))
+        .create_api_key(new_api_key(acme.id, "k"), event(acme.id, "api_key.create"))
         .await
         .unwrap();
 
-    let revoked = store.revoke_api_key(acme.id, key.id, at(60)).await.unwrap();
+    let revoked = store
+        .revoke_api_key(acme.id, key.id, at(60), event(acme.id, "api_key.revoke"))
+        .await
+        .unwrap();
     assert_eq!(
         revoked,
         ApiKey {
@@ -198,11 +231,14 @@ async fn revoke_api_key_keeps_the_first_time(db: TestDb) {
         }
     );
     let again = store
-        .revoke_api_key(acme.id, key.id, at(120))
+        .revoke_api_key(acme.id, key.id, at(120), event(acme.id, "api_key.revoke"))
         .await
         .unwrap();
     assert_eq!(again.revoked_at, Some(at(60)));
-    let earlier = store.revoke_api_key(acme.id, key.id, at(30)).await.unwrap();
+    let earlier = store
+        .revoke_api_key(acme.id, key.id, at(30), event(acme.id, "api_key.revoke"))
+        .await
+        .unwrap();
     assert_eq!(earlier.revoked_at, Some(at(60)));
     assert_eq!(
         store.get_api_key(acme.id, key.id).await.unwrap().revoked_at,
@@ -212,7 +248,7 @@ async fn revoke_api_key_keeps_the_first_time(db: TestDb) {
     let missing = ApiKeyId::new();
     assert_not_found(
         store
-            .revoke_api_key(acme.id, missing, at(1))
+            .revoke_api_key(acme.id, missing, at(1), event(acme.id, "api_key.revoke"))
             .await
             .unwrap_err(),
         "api key",
@@ -224,7 +260,7 @@ async fn touch_api_key_only_moves_forward(db: TestDb) {
     let store = &*db.store;
     let acme = tenant(store, "acme").await;
     let key = store
-        .create_api_key(new_api_key(acme.id, "k"))
+        .create_api_key(new_api_key(acme.id, "k"), event(acme.id, "api_key.create"))
         .await
         .unwrap();
     let last_used = async |id| store.get_api_key(acme.id, id).await.unwrap().last_used_at;
@@ -253,12 +289,18 @@ async fn list_api_keys_walks_every_page_once(db: TestDb) {
     let mut expected = Vec::new();
     for i in (0..12).rev() {
         let key = store
-            .create_api_key(new_api_key(acme.id, &format!("acme{i}")))
+            .create_api_key(
+                new_api_key(acme.id, &format!("acme{i}")),
+                event(acme.id, "api_key.create"),
+            )
             .await
             .unwrap();
         expected.push(key.id);
         store
-            .create_api_key(new_api_key(other.id, &format!("other{i}")))
+            .create_api_key(
+                new_api_key(other.id, &format!("other{i}")),
+                event(other.id, "api_key.create"),
+            )
             .await
             .unwrap();
     }
@@ -283,7 +325,10 @@ async fn api_keys_are_isolated_between_tenants(db: TestDb) {
     let tenant_a = tenant(store, "tenant-a").await;
     let tenant_b = tenant(store, "tenant-b").await;
     let key = store
-        .create_api_key(new_api_key(tenant_a.id, "ka"))
+        .create_api_key(
+            new_api_key(tenant_a.id, "ka"),
+            event(tenant_a.id, "api_key.create"),
+        )
         .await
         .unwrap();
 
@@ -294,7 +339,12 @@ async fn api_keys_are_isolated_between_tenants(db: TestDb) {
     );
     assert_not_found(
         store
-            .revoke_api_key(tenant_b.id, key.id, at(9))
+            .revoke_api_key(
+                tenant_b.id,
+                key.id,
+                at(9),
+                event(tenant_b.id, "api_key.revoke"),
+            )
             .await
             .unwrap_err(),
         "api key",

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use heddle_store::{SharedStore, StoreError};
 use heddle_types::{PageRequest, Role, UserId};
 
-use crate::fixtures::{at, new_api_key, new_policy, new_user, tenant};
+use crate::fixtures::{at, event, new_api_key, new_policy, new_user, tenant};
 use crate::harness::TestDb;
 
 conformance_tests!(
@@ -30,7 +30,12 @@ async fn concurrent_user_creation_keeps_emails_unique(db: TestDb) {
         let store = pools[i % 2].clone();
         let input = new_user(acme.id, &format!("distinct{i}@example.com"), Role::Viewer);
         tasks.push(tokio::spawn(async move {
-            (input.email.clone(), store.create_user(input).await)
+            (
+                input.email.clone(),
+                store
+                    .create_user(input, event(acme.id, "user.create"))
+                    .await,
+            )
         }));
     }
     for i in 0..DUPLICATED {
@@ -44,7 +49,12 @@ async fn concurrent_user_creation_keeps_emails_unique(db: TestDb) {
             };
             let input = new_user(acme.id, &email, Role::Viewer);
             tasks.push(tokio::spawn(async move {
-                (input.email.to_lowercase(), store.create_user(input).await)
+                (
+                    input.email.to_lowercase(),
+                    store
+                        .create_user(input, event(acme.id, "user.create"))
+                        .await,
+                )
             }));
         }
     }
@@ -95,9 +105,11 @@ async fn concurrent_policy_changes_are_all_counted(db: TestDb) {
     for i in 0..POLICIES {
         let store = pools[i % 2].clone();
         let input = new_policy(acme.id, &format!("p{i}"));
-        tasks.push(tokio::spawn(
-            async move { store.create_policy(input).await },
-        ));
+        tasks.push(tokio::spawn(async move {
+            store
+                .create_policy(input, event(acme.id, "policy.create"))
+                .await
+        }));
     }
     for task in tasks {
         task.await.unwrap().unwrap();
@@ -114,7 +126,10 @@ async fn concurrent_touches_keep_the_latest_use(db: TestDb) {
     let acme = tenant(&*db.store, "acme").await;
     let key = db
         .store
-        .create_api_key(new_api_key(acme.id, "busy"))
+        .create_api_key(
+            new_api_key(acme.id, "busy"),
+            event(acme.id, "api_key.create"),
+        )
         .await
         .unwrap();
     let pools = two_pools(&db).await;

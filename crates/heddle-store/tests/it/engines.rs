@@ -9,7 +9,7 @@ use heddle_types::PageRequest;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, SqliteConnection};
 
-use crate::fixtures::{new_tenant, tenant};
+use crate::fixtures::{event, new_tenant, tenant};
 use crate::harness::{create_schema, drop_schema, postgres_admin_options};
 
 #[tokio::test]
@@ -62,10 +62,9 @@ async fn sqlite_in_memory_store_is_shared_by_its_connections() {
     for i in 0..16 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            store
-                .create_tenant(new_tenant(&format!("t{i}")))
-                .await
-                .unwrap();
+            let input = new_tenant(&format!("t{i}"));
+            let audit = event(input.id, "tenant.create");
+            store.create_tenant(input, audit).await.unwrap();
             store.list_tenants(PageRequest::first(50)).await.unwrap()
         }));
     }

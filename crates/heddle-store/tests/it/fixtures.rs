@@ -1,7 +1,8 @@
 //! Builders for store inputs and assertions on store errors.
 
 use heddle_store::{
-    NewAccessToken, NewApiKey, NewTenant, NewTenantPolicy, NewUser, Store, StoreError,
+    NewAccessToken, NewApiKey, NewAuditEvent, NewTenant, NewTenantPolicy, NewUser, Store,
+    StoreError,
 };
 use heddle_types::{AccessTokenId, ApiKeyId, PolicyId, Role, Tenant, TenantId, User, UserId};
 use time::macros::datetime;
@@ -25,8 +26,25 @@ pub fn new_tenant(slug: &str) -> NewTenant {
     }
 }
 
+/// The audit event a state change in `tenant_id` hands the store. The canonical bytes are
+/// unique (they carry a fresh UUID), so each stored event can be traced back to its call.
+pub fn event(tenant_id: TenantId, action: &str) -> NewAuditEvent {
+    let marker = uuid::Uuid::now_v7();
+    NewAuditEvent {
+        tenant_id,
+        canonical: format!(r#"{{"action":"{action}","marker":"{marker}"}}"#).into_bytes(),
+        occurred_at: at(0),
+        action: action.to_owned(),
+        actor_kind: "user".to_owned(),
+        actor_id: Some("actor-1".to_owned()),
+        outcome: "success".to_owned(),
+    }
+}
+
 pub async fn tenant(store: &dyn Store, slug: &str) -> Tenant {
-    store.create_tenant(new_tenant(slug)).await.unwrap()
+    let input = new_tenant(slug);
+    let audit = event(input.id, "tenant.create");
+    store.create_tenant(input, audit).await.unwrap()
 }
 
 pub fn new_user(tenant_id: TenantId, email: &str, role: Role) -> NewUser {
@@ -43,7 +61,10 @@ pub fn new_user(tenant_id: TenantId, email: &str, role: Role) -> NewUser {
 
 pub async fn user(store: &dyn Store, tenant_id: TenantId, email: &str, role: Role) -> User {
     store
-        .create_user(new_user(tenant_id, email, role))
+        .create_user(
+            new_user(tenant_id, email, role),
+            event(tenant_id, "user.create"),
+        )
         .await
         .unwrap()
 }

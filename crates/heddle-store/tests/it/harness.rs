@@ -7,7 +7,7 @@ use std::sync::Arc;
 use heddle_store::SharedStore;
 use heddle_store::postgres::{PgConnectOptions, PgStore};
 use heddle_store::sqlite::SqliteStore;
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
 use tempfile::TempDir;
 
 pub const DATABASE_URL_VAR: &str = "HEDDLE_TEST_DATABASE_URL";
@@ -53,6 +53,31 @@ impl TestDb {
                     .unwrap(),
             ),
         }
+    }
+
+    /// Runs one SQL statement on a fresh connection of its own, outside the store: the way
+    /// an operator with database access (or an attacker with the app's credentials) would
+    /// reach the tables. Returns the rows affected, or the database's refusal.
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        let affected = match &self.target {
+            Target::Sqlite { url, .. } => {
+                let mut conn = SqliteConnection::connect(url).await?;
+                let result = sqlx::query(AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut conn)
+                    .await;
+                conn.close().await?;
+                result?.rows_affected()
+            }
+            Target::Postgres { options, .. } => {
+                let mut conn = PgConnection::connect_with(options).await?;
+                let result = sqlx::query(AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut conn)
+                    .await;
+                conn.close().await?;
+                result?.rows_affected()
+            }
+        };
+        Ok(affected)
     }
 
     async fn sqlite() -> Self {

@@ -28,11 +28,13 @@ macro_rules! conformance_tests {
 
 mod access_tokens;
 mod api_keys;
+mod audit;
 mod concurrency;
 mod engines;
 mod fixtures;
 mod harness;
 mod policies;
 mod round_trips;
+mod sequencer;
 mod tenants;
 mod users;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use heddle_store::NewTenantPolicy;
 use heddle_types::{PolicyId, Role, TenantId, TenantPolicy, UserId};
 
-use crate::fixtures::{assert_conflict, assert_not_found, at, new_policy, tenant, user};
+use crate::fixtures::{assert_conflict, assert_not_found, at, event, new_policy, tenant, user};
 use crate::harness::TestDb;
 
 conformance_tests!(
@@ -33,8 +33,14 @@ async fn create_get_and_list_policies(db: TestDb) {
         created_at: at(100),
         ..new_policy(acme.id, "earlier")
     };
-    let created_later = store.create_policy(later.clone()).await.unwrap();
-    let created_earlier = store.create_policy(earlier.clone()).await.unwrap();
+    let created_later = store
+        .create_policy(later.clone(), event(later.tenant_id, "policy.create"))
+        .await
+        .unwrap();
+    let created_earlier = store
+        .create_policy(earlier.clone(), event(earlier.tenant_id, "policy.create"))
+        .await
+        .unwrap();
     let expected = TenantPolicy {
         id: earlier.id,
         tenant_id: acme.id,
@@ -65,10 +71,13 @@ async fn duplicate_policy_name_conflicts_within_a_tenant(db: TestDb) {
     let store = &*db.store;
     let acme = tenant(store, "acme").await;
     let other = tenant(store, "other").await;
-    store.create_policy(new_policy(acme.id, "p")).await.unwrap();
+    store
+        .create_policy(new_policy(acme.id, "p"), event(acme.id, "policy.create"))
+        .await
+        .unwrap();
     assert_conflict(
         store
-            .create_policy(new_policy(acme.id, "p"))
+            .create_policy(new_policy(acme.id, "p"), event(acme.id, "policy.create"))
             .await
             .unwrap_err(),
         "policy",
@@ -76,7 +85,7 @@ async fn duplicate_policy_name_conflicts_within_a_tenant(db: TestDb) {
         "p",
     );
     store
-        .create_policy(new_policy(other.id, "p"))
+        .create_policy(new_policy(other.id, "p"), event(other.id, "policy.create"))
         .await
         .unwrap();
 }
@@ -90,7 +99,10 @@ async fn policy_parents_must_exist_in_the_tenant(db: TestDb) {
     let missing_tenant = TenantId::new();
     assert_not_found(
         store
-            .create_policy(new_policy(missing_tenant, "p"))
+            .create_policy(
+                new_policy(missing_tenant, "p"),
+                event(missing_tenant, "policy.create"),
+            )
             .await
             .unwrap_err(),
         "tenant",
@@ -106,7 +118,10 @@ async fn policy_parents_must_exist_in_the_tenant(db: TestDb) {
         ..new_policy(acme.id, "p")
     };
     assert_not_found(
-        store.create_policy(cross_tenant).await.unwrap_err(),
+        store
+            .create_policy(cross_tenant, event(acme.id, "policy.create"))
+            .await
+            .unwrap_err(),
         "user",
         outsider.id,
     );
@@ -116,7 +131,10 @@ async fn policy_parents_must_exist_in_the_tenant(db: TestDb) {
         ..new_policy(acme.id, "p")
     };
     assert_not_found(
-        store.create_policy(unknown_author).await.unwrap_err(),
+        store
+            .create_policy(unknown_author, event(acme.id, "policy.create"))
+            .await
+            .unwrap_err(),
         "user",
         missing_user,
     );
@@ -131,12 +149,12 @@ async fn policy_version_changes_on_create_and_delete_only(db: TestDb) {
     let mut versions = vec![store.policy_version(acme.id).await.unwrap()];
 
     let first = store
-        .create_policy(new_policy(acme.id, "one"))
+        .create_policy(new_policy(acme.id, "one"), event(acme.id, "policy.create"))
         .await
         .unwrap();
     versions.push(store.policy_version(acme.id).await.unwrap());
     let second = store
-        .create_policy(new_policy(acme.id, "two"))
+        .create_policy(new_policy(acme.id, "two"), event(acme.id, "policy.create"))
         .await
         .unwrap();
     versions.push(store.policy_version(acme.id).await.unwrap());
@@ -144,12 +162,15 @@ async fn policy_version_changes_on_create_and_delete_only(db: TestDb) {
     // Failed changes and reads leave the version alone.
     let unchanged = *versions.last().unwrap();
     store
-        .create_policy(new_policy(acme.id, "one"))
+        .create_policy(new_policy(acme.id, "one"), event(acme.id, "policy.create"))
         .await
         .unwrap_err();
     let missing = PolicyId::new();
     assert_not_found(
-        store.delete_policy(acme.id, missing).await.unwrap_err(),
+        store
+            .delete_policy(acme.id, missing, event(acme.id, "policy.delete"))
+            .await
+            .unwrap_err(),
         "policy",
         missing,
     );
@@ -159,21 +180,27 @@ async fn policy_version_changes_on_create_and_delete_only(db: TestDb) {
     // Another tenant's changes do not touch this tenant's version.
     let other_before = store.policy_version(other.id).await.unwrap();
     store
-        .create_policy(new_policy(other.id, "x"))
+        .create_policy(new_policy(other.id, "x"), event(other.id, "policy.create"))
         .await
         .unwrap();
     assert_eq!(store.policy_version(acme.id).await.unwrap(), unchanged);
     assert_ne!(store.policy_version(other.id).await.unwrap(), other_before);
 
-    store.delete_policy(acme.id, first.id).await.unwrap();
-    versions.push(store.policy_version(acme.id).await.unwrap());
-    // Re-creating the same name must still yield a new version (no ABA).
     store
-        .create_policy(new_policy(acme.id, "one"))
+        .delete_policy(acme.id, first.id, event(acme.id, "policy.delete"))
         .await
         .unwrap();
     versions.push(store.policy_version(acme.id).await.unwrap());
-    store.delete_policy(acme.id, second.id).await.unwrap();
+    // Re-creating the same name must still yield a new version (no ABA).
+    store
+        .create_policy(new_policy(acme.id, "one"), event(acme.id, "policy.create"))
+        .await
+        .unwrap();
+    versions.push(store.policy_version(acme.id).await.unwrap());
+    store
+        .delete_policy(acme.id, second.id, event(acme.id, "policy.delete"))
+        .await
+        .unwrap();
     versions.push(store.policy_version(acme.id).await.unwrap());
 
     let distinct: BTreeSet<i64> = versions.iter().copied().collect();
@@ -200,7 +227,10 @@ async fn policies_are_isolated_between_tenants(db: TestDb) {
     let tenant_a = tenant(store, "tenant-a").await;
     let tenant_b = tenant(store, "tenant-b").await;
     let policy = store
-        .create_policy(new_policy(tenant_a.id, "p"))
+        .create_policy(
+            new_policy(tenant_a.id, "p"),
+            event(tenant_a.id, "policy.create"),
+        )
         .await
         .unwrap();
     let version_b = store.policy_version(tenant_b.id).await.unwrap();
@@ -212,7 +242,7 @@ async fn policies_are_isolated_between_tenants(db: TestDb) {
     );
     assert_not_found(
         store
-            .delete_policy(tenant_b.id, policy.id)
+            .delete_policy(tenant_b.id, policy.id, event(tenant_b.id, "policy.delete"))
             .await
             .unwrap_err(),
         "policy",

@@ -7,7 +7,7 @@ use proptest::test_runner::TestRunner;
 use time::OffsetDateTime;
 use time::macros::{datetime, offset};
 
-use crate::fixtures::{new_api_key, new_policy, new_tenant, new_user, tenant};
+use crate::fixtures::{event, new_api_key, new_policy, new_tenant, new_user, tenant};
 use crate::harness::TestDb;
 
 conformance_tests!(
@@ -29,13 +29,12 @@ const EDGE_TIMES: [OffsetDateTime; 7] = [
 async fn timestamps_round_trip_to_the_microsecond(db: TestDb) {
     let store = &*db.store;
     for (i, when) in EDGE_TIMES.into_iter().enumerate() {
-        let tenant = store
-            .create_tenant(NewTenant {
-                created_at: when,
-                ..new_tenant(&format!("t{i}"))
-            })
-            .await
-            .unwrap();
+        let input = NewTenant {
+            created_at: when,
+            ..new_tenant(&format!("t{i}"))
+        };
+        let audit = event(input.id, "tenant.create");
+        let tenant = store.create_tenant(input, audit).await.unwrap();
         assert_eq!(tenant.created_at, when);
         let stored = store.get_tenant(tenant.id).await.unwrap();
         assert_eq!(stored.created_at, when);
@@ -45,10 +44,13 @@ async fn timestamps_round_trip_to_the_microsecond(db: TestDb) {
         );
 
         let user = store
-            .create_user(NewUser {
-                created_at: when,
-                ..new_user(tenant.id, "u@example.com", Role::Viewer)
-            })
+            .create_user(
+                NewUser {
+                    created_at: when,
+                    ..new_user(tenant.id, "u@example.com", Role::Viewer)
+                },
+                event(tenant.id, "user.create"),
+            )
             .await
             .unwrap();
         let updated = store
@@ -59,21 +61,28 @@ async fn timestamps_round_trip_to_the_microsecond(db: TestDb) {
                     updated_at: Some(when.to_offset(offset!(-07:00))),
                     ..UserUpdate::default()
                 },
+                event(tenant.id, "user.update"),
             )
             .await
             .unwrap();
         assert_eq!((updated.created_at, updated.updated_at), (when, when));
 
         let key = store
-            .create_api_key(heddle_store::NewApiKey {
-                created_at: when,
-                expires_at: Some(when),
-                ..new_api_key(tenant.id, &format!("k{i}"))
-            })
+            .create_api_key(
+                heddle_store::NewApiKey {
+                    created_at: when,
+                    expires_at: Some(when),
+                    ..new_api_key(tenant.id, &format!("k{i}"))
+                },
+                event(tenant.id, "api_key.create"),
+            )
             .await
             .unwrap();
         store.touch_api_key(key.id, when).await.unwrap();
-        let revoked = store.revoke_api_key(tenant.id, key.id, when).await.unwrap();
+        let revoked = store
+            .revoke_api_key(tenant.id, key.id, when, event(tenant.id, "api_key.revoke"))
+            .await
+            .unwrap();
         assert_eq!(
             (
                 revoked.created_at,
@@ -102,17 +111,23 @@ async fn unicode_text_round_trips(db: TestDb) {
             name: text.to_owned(),
             ..new_tenant(&format!("{text}-{i}"))
         };
-        let created = store.create_tenant(input.clone()).await.unwrap();
+        let created = store
+            .create_tenant(input.clone(), event(input.id, "tenant.create"))
+            .await
+            .unwrap();
         assert_eq!(created.name, text);
         assert_eq!(
             store.find_tenant_by_slug(&input.slug).await.unwrap(),
             Some(created.clone())
         );
         let user = store
-            .create_user(NewUser {
-                display_name: text.to_owned(),
-                ..new_user(created.id, &format!("{text}@example.com"), Role::Builder)
-            })
+            .create_user(
+                NewUser {
+                    display_name: text.to_owned(),
+                    ..new_user(created.id, &format!("{text}@example.com"), Role::Builder)
+                },
+                event(created.id, "user.create"),
+            )
             .await
             .unwrap();
         assert_eq!(user.display_name, text);
@@ -124,11 +139,14 @@ async fn unicode_text_round_trips(db: TestDb) {
             .unwrap();
         assert_eq!(found, user);
         let policy = store
-            .create_policy(heddle_store::NewTenantPolicy {
-                description: text.to_owned(),
-                cedar: format!("// {text}\npermit (principal, action, resource);"),
-                ..new_policy(created.id, text)
-            })
+            .create_policy(
+                heddle_store::NewTenantPolicy {
+                    description: text.to_owned(),
+                    cedar: format!("// {text}\npermit (principal, action, resource);"),
+                    ..new_policy(created.id, text)
+                },
+                event(created.id, "policy.create"),
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -140,10 +158,13 @@ async fn unicode_text_round_trips(db: TestDb) {
     let long = "ü".repeat(100_000);
     let acme = tenant(store, "long").await;
     let user = store
-        .create_user(NewUser {
-            display_name: long.clone(),
-            ..new_user(acme.id, "long@example.com", Role::Viewer)
-        })
+        .create_user(
+            NewUser {
+                display_name: long.clone(),
+                ..new_user(acme.id, "long@example.com", Role::Viewer)
+            },
+            event(acme.id, "user.create"),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -171,7 +192,11 @@ async fn generated_text_and_timestamps_round_trip(db: TestDb) {
             operator: case % 2 == 0,
             created_at: when,
         };
-        let created = db.store.create_tenant(input.clone()).await.unwrap();
+        let created = db
+            .store
+            .create_tenant(input.clone(), event(input.id, "tenant.create"))
+            .await
+            .unwrap();
         let stored = db.store.get_tenant(input.id).await.unwrap();
         assert_eq!(created, stored);
         assert_eq!(

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use heddle_store::{Bootstrap, NewTenant, NewUser};
 use heddle_types::{PageRequest, Role, Tenant, TenantId, UserId};
 
-use crate::fixtures::{assert_conflict, assert_not_found, at, new_tenant, tenant};
+use crate::fixtures::{assert_conflict, assert_not_found, at, event, new_tenant, tenant};
 use crate::harness::TestDb;
 
 conformance_tests!(
@@ -30,7 +30,11 @@ async fn tenant_with_admin_is_created_together(db: TestDb) {
         ..tenant
     };
     let (created, first_admin) = store
-        .create_tenant_with_admin(tenant.clone(), admin.clone())
+        .create_tenant_with_admin(
+            tenant.clone(),
+            admin.clone(),
+            event(tenant.id, "tenant.create"),
+        )
         .await
         .unwrap();
     assert_eq!(created.slug, "acme");
@@ -46,7 +50,11 @@ async fn tenant_with_admin_leaves_nothing_on_conflict(db: TestDb) {
         admin,
     } = bootstrap_input("acme");
     let err = store
-        .create_tenant_with_admin(second.clone(), admin.clone())
+        .create_tenant_with_admin(
+            second.clone(),
+            admin.clone(),
+            event(second.id, "tenant.create"),
+        )
         .await
         .unwrap_err();
     assert_conflict(err, "tenant", "slug", "acme");
@@ -59,8 +67,9 @@ async fn tenant_with_admin_leaves_nothing_on_conflict(db: TestDb) {
     // tenant as well.
     let existing_user = {
         let Bootstrap { tenant, admin } = bootstrap_input("first");
+        let audit = event(tenant.id, "tenant.create");
         store
-            .create_tenant_with_admin(tenant, admin)
+            .create_tenant_with_admin(tenant, admin, audit)
             .await
             .unwrap()
             .1
@@ -74,7 +83,7 @@ async fn tenant_with_admin_leaves_nothing_on_conflict(db: TestDb) {
         ..admin
     };
     store
-        .create_tenant_with_admin(third.clone(), clashing)
+        .create_tenant_with_admin(third.clone(), clashing, event(third.id, "tenant.create"))
         .await
         .unwrap_err();
     assert_eq!(store.find_tenant_by_slug("third").await.unwrap(), None);
@@ -91,7 +100,10 @@ async fn create_get_and_find_tenant(db: TestDb) {
         operator: true,
         ..new_tenant("acme")
     };
-    let created = store.create_tenant(input.clone()).await.unwrap();
+    let created = store
+        .create_tenant(input.clone(), event(input.id, "tenant.create"))
+        .await
+        .unwrap();
     let expected = Tenant {
         id: input.id,
         slug: input.slug,
@@ -119,7 +131,10 @@ async fn create_get_and_find_tenant(db: TestDb) {
 async fn duplicate_slug_conflicts(db: TestDb) {
     let store = &*db.store;
     tenant(store, "acme").await;
-    let err = store.create_tenant(new_tenant("acme")).await.unwrap_err();
+    let err = store
+        .create_tenant(new_tenant("acme"), event(TenantId::new(), "tenant.create"))
+        .await
+        .unwrap_err();
     assert_conflict(err, "tenant", "slug", "acme");
 }
 
@@ -127,10 +142,13 @@ async fn duplicate_tenant_id_conflicts(db: TestDb) {
     let store = &*db.store;
     let first = tenant(store, "first").await;
     let err = store
-        .create_tenant(NewTenant {
-            id: first.id,
-            ..new_tenant("second")
-        })
+        .create_tenant(
+            NewTenant {
+                id: first.id,
+                ..new_tenant("second")
+            },
+            event(first.id, "tenant.create"),
+        )
         .await
         .unwrap_err();
     assert_conflict(err, "tenant", "id", &first.id.to_string());
@@ -142,7 +160,10 @@ async fn list_tenants_walks_every_page_once(db: TestDb) {
     let mut inputs: Vec<NewTenant> = (0..23).map(|i| new_tenant(&format!("t{i:02}"))).collect();
     inputs.reverse();
     for input in &inputs {
-        store.create_tenant(input.clone()).await.unwrap();
+        store
+            .create_tenant(input.clone(), event(input.id, "tenant.create"))
+            .await
+            .unwrap();
     }
     let expected: Vec<TenantId> = inputs.iter().rev().map(|t| t.id).collect();
 
@@ -218,10 +239,18 @@ fn bootstrap_input(slug: &str) -> Bootstrap {
 async fn bootstrap_creates_tenant_and_admin_once(db: TestDb) {
     let store = &*db.store;
     let first = bootstrap_input("operator");
-    assert!(store.bootstrap_if_empty(first.clone()).await.unwrap());
+    assert!(
+        store
+            .bootstrap_if_empty(first.clone(), event(first.tenant.id, "tenant.bootstrap"))
+            .await
+            .unwrap()
+    );
     assert!(
         !store
-            .bootstrap_if_empty(bootstrap_input("again"))
+            .bootstrap_if_empty(
+                bootstrap_input("again"),
+                event(TenantId::new(), "tenant.bootstrap")
+            )
             .await
             .unwrap()
     );
@@ -247,7 +276,12 @@ async fn bootstrap_does_nothing_when_a_tenant_exists(db: TestDb) {
     let store = &*db.store;
     let existing = tenant(store, "existing").await;
     let input = bootstrap_input("operator");
-    assert!(!store.bootstrap_if_empty(input.clone()).await.unwrap());
+    assert!(
+        !store
+            .bootstrap_if_empty(input.clone(), event(input.tenant.id, "tenant.bootstrap"))
+            .await
+            .unwrap()
+    );
     assert_eq!(store.find_tenant_by_slug("operator").await.unwrap(), None);
     let tenants = store.list_tenants(PageRequest::first(10)).await.unwrap();
     assert_eq!(tenants.items, vec![existing]);
@@ -273,7 +307,10 @@ async fn bootstrap_race_has_one_winner(db: TestDb) {
         racers.push(tokio::spawn(async move {
             let input = bootstrap_input(&format!("racer{i}"));
             barrier.wait().await;
-            let won = store.bootstrap_if_empty(input.clone()).await.unwrap();
+            let won = store
+                .bootstrap_if_empty(input.clone(), event(input.tenant.id, "tenant.bootstrap"))
+                .await
+                .unwrap();
             (won, input)
         }));
     }

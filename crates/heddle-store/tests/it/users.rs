@@ -2,10 +2,12 @@
 
 use std::collections::BTreeSet;
 
-use heddle_store::{NewUser, UserUpdate};
+use heddle_store::{NewAccessToken, NewAuditEvent, NewUser, UserUpdate};
 use heddle_types::{PageRequest, Role, TenantId, User, UserId};
 
-use crate::fixtures::{assert_conflict, assert_not_found, at, new_user, tenant, user};
+use crate::fixtures::{
+    assert_conflict, assert_not_found, at, event, new_access_token, new_user, tenant, user,
+};
 use crate::harness::TestDb;
 
 conformance_tests!(
@@ -19,6 +21,7 @@ conformance_tests!(
     count_active_admins_counts_enabled_admins_of_the_tenant,
     list_users_walks_every_page_once,
     users_are_isolated_between_tenants,
+    disabling_or_new_password_revokes_only_live_tokens_of_that_user,
 );
 
 async fn create_and_get_user_lowercases_email(db: TestDb) {
@@ -28,7 +31,10 @@ async fn create_and_get_user_lowercases_email(db: TestDb) {
         password_hash: None,
         ..new_user(acme.id, "Alice.Smith@Example.COM", Role::Builder)
     };
-    let created = store.create_user(input.clone()).await.unwrap();
+    let created = store
+        .create_user(input.clone(), event(input.tenant_id, "user.create"))
+        .await
+        .unwrap();
     let expected = User {
         id: input.id,
         tenant_id: acme.id,
@@ -49,7 +55,10 @@ async fn duplicate_email_conflicts_case_insensitively(db: TestDb) {
     let other = tenant(store, "other").await;
     user(store, acme.id, "bob@example.com", Role::Viewer).await;
     let err = store
-        .create_user(new_user(acme.id, "BOB@Example.com", Role::Admin))
+        .create_user(
+            new_user(acme.id, "BOB@Example.com", Role::Admin),
+            event(acme.id, "user.create"),
+        )
         .await
         .unwrap_err();
     assert_conflict(err, "user", "email", "bob@example.com");
@@ -62,10 +71,13 @@ async fn duplicate_user_id_conflicts(db: TestDb) {
     let acme = tenant(store, "acme").await;
     let first = user(store, acme.id, "one@example.com", Role::Viewer).await;
     let err = store
-        .create_user(NewUser {
-            id: first.id,
-            ..new_user(acme.id, "two@example.com", Role::Viewer)
-        })
+        .create_user(
+            NewUser {
+                id: first.id,
+                ..new_user(acme.id, "two@example.com", Role::Viewer)
+            },
+            event(acme.id, "user.create"),
+        )
         .await
         .unwrap_err();
     assert_conflict(err, "user", "id", &first.id.to_string());
@@ -75,7 +87,10 @@ async fn create_user_in_unknown_tenant_is_not_found(db: TestDb) {
     let store = &*db.store;
     let missing = TenantId::new();
     let err = store
-        .create_user(new_user(missing, "a@example.com", Role::Admin))
+        .create_user(
+            new_user(missing, "a@example.com", Role::Admin),
+            event(missing, "user.create"),
+        )
         .await
         .unwrap_err();
     assert_not_found(err, "tenant", missing);
@@ -86,10 +101,13 @@ async fn find_user_credentials_matches_email_case_insensitively(db: TestDb) {
     let acme = tenant(store, "acme").await;
     let with_password = user(store, acme.id, "Carol@Example.com", Role::Operator).await;
     let without_password = store
-        .create_user(NewUser {
-            password_hash: None,
-            ..new_user(acme.id, "sso@example.com", Role::Viewer)
-        })
+        .create_user(
+            NewUser {
+                password_hash: None,
+                ..new_user(acme.id, "sso@example.com", Role::Viewer)
+            },
+            event(acme.id, "user.create"),
+        )
         .await
         .unwrap();
 
@@ -135,6 +153,7 @@ async fn update_user_changes_only_given_fields(db: TestDb) {
                 updated_at: Some(at(100)),
                 ..UserUpdate::default()
             },
+            event(acme.id, "user.update"),
         )
         .await
         .unwrap();
@@ -158,6 +177,7 @@ async fn update_user_changes_only_given_fields(db: TestDb) {
                 updated_at: Some(at(200)),
                 ..UserUpdate::default()
             },
+            event(acme.id, "user.update"),
         )
         .await
         .unwrap();
@@ -181,7 +201,12 @@ async fn update_user_changes_only_given_fields(db: TestDb) {
 
     // An empty update changes nothing.
     let unchanged = store
-        .update_user(acme.id, original.id, UserUpdate::default())
+        .update_user(
+            acme.id,
+            original.id,
+            UserUpdate::default(),
+            event(acme.id, "user.update"),
+        )
         .await
         .unwrap();
     assert_eq!(unchanged, expected);
@@ -194,6 +219,7 @@ async fn update_user_changes_only_given_fields(db: TestDb) {
                 disabled: Some(false),
                 ..UserUpdate::default()
             },
+            event(acme.id, "user.update"),
         )
         .await
         .unwrap();
@@ -205,7 +231,12 @@ async fn update_unknown_user_is_not_found(db: TestDb) {
     let acme = tenant(store, "acme").await;
     let missing = UserId::new();
     let err = store
-        .update_user(acme.id, missing, UserUpdate::default())
+        .update_user(
+            acme.id,
+            missing,
+            UserUpdate::default(),
+            event(acme.id, "user.update"),
+        )
         .await
         .unwrap_err();
     assert_not_found(err, "user", missing);
@@ -226,14 +257,20 @@ async fn count_active_admins_counts_enabled_admins_of_the_tenant(db: TestDb) {
         disabled: Some(true),
         ..UserUpdate::default()
     };
-    store.update_user(acme.id, first.id, disable).await.unwrap();
+    store
+        .update_user(acme.id, first.id, disable, event(acme.id, "user.update"))
+        .await
+        .unwrap();
     assert_eq!(store.count_active_admins(acme.id).await.unwrap(), 1);
 
     let demote = UserUpdate {
         role: Some(Role::Builder),
         ..UserUpdate::default()
     };
-    store.update_user(acme.id, second.id, demote).await.unwrap();
+    store
+        .update_user(acme.id, second.id, demote, event(acme.id, "user.update"))
+        .await
+        .unwrap();
     assert_eq!(store.count_active_admins(acme.id).await.unwrap(), 0);
     assert_eq!(store.count_active_admins(other.id).await.unwrap(), 1);
     assert_eq!(store.count_active_admins(TenantId::new()).await.unwrap(), 0);
@@ -248,10 +285,16 @@ async fn list_users_walks_every_page_once(db: TestDb) {
         .collect();
     inputs.reverse();
     for input in &inputs {
-        store.create_user(input.clone()).await.unwrap();
+        store
+            .create_user(input.clone(), event(input.tenant_id, "user.create"))
+            .await
+            .unwrap();
         // Interleave another tenant's users; they must never show up.
         store
-            .create_user(new_user(other.id, &input.email, Role::Viewer))
+            .create_user(
+                new_user(other.id, &input.email, Role::Viewer),
+                event(other.id, "user.create"),
+            )
             .await
             .unwrap();
     }
@@ -299,6 +342,7 @@ async fn users_are_isolated_between_tenants(db: TestDb) {
                 disabled: Some(true),
                 ..UserUpdate::default()
             },
+            event(tenant_b.id, "user.update"),
         )
         .await
         .unwrap_err();
@@ -323,4 +367,127 @@ async fn users_are_isolated_between_tenants(db: TestDb) {
         .unwrap();
     assert!(listed.items.is_empty());
     assert_eq!(store.count_active_admins(tenant_b.id).await.unwrap(), 0);
+}
+
+/// `update_user` revokes the user's live login tokens in its own transaction when it disables
+/// the user or sets a password, and only then.
+async fn disabling_or_new_password_revokes_only_live_tokens_of_that_user(db: TestDb) {
+    let store = &*db.store;
+    let acme = tenant(store, "acme").await;
+    let erin = user(store, acme.id, "erin@example.com", Role::Viewer).await;
+    let frank = user(store, acme.id, "frank@example.com", Role::Viewer).await;
+    let create_token = async |input: NewAccessToken| {
+        store
+            .create_access_token(input, event(acme.id, "access_token.create"))
+            .await
+            .unwrap()
+    };
+    for i in 0..3 {
+        create_token(new_access_token(acme.id, erin.id, &format!("live{i}"))).await;
+    }
+    create_token(NewAccessToken {
+        expires_at: at(50),
+        ..new_access_token(acme.id, erin.id, "expired")
+    })
+    .await;
+    let already = create_token(new_access_token(acme.id, erin.id, "already")).await;
+    store
+        .revoke_access_token(already.id, at(5), event(acme.id, "access_token.revoke"))
+        .await
+        .unwrap();
+    create_token(new_access_token(acme.id, frank.id, "frank")).await;
+    let revoked_at = async |lookup: &str| {
+        store
+            .find_access_token_by_lookup(lookup)
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .revoked_at
+    };
+    let update = async |user_id, update: UserUpdate| {
+        store
+            .update_user(acme.id, user_id, update, event(acme.id, "user.update"))
+            .await
+            .unwrap()
+    };
+
+    // Renaming, re-enabling or changing the role leaves the tokens alone.
+    update(
+        erin.id,
+        UserUpdate {
+            display_name: Some("Erin".to_owned()),
+            role: Some(Role::Builder),
+            disabled: Some(false),
+            updated_at: Some(at(60)),
+            ..UserUpdate::default()
+        },
+    )
+    .await;
+    assert_eq!(revoked_at("live0").await, None);
+
+    update(
+        erin.id,
+        UserUpdate {
+            disabled: Some(true),
+            updated_at: Some(at(100)),
+            ..UserUpdate::default()
+        },
+    )
+    .await;
+    for i in 0..3 {
+        assert_eq!(revoked_at(&format!("live{i}")).await, Some(at(100)));
+    }
+    assert_eq!(revoked_at("expired").await, None);
+    assert_eq!(revoked_at("already").await, Some(at(5)));
+    assert_eq!(revoked_at("frank").await, None);
+
+    // A new password revokes tokens issued since; earlier revocations keep their time.
+    create_token(new_access_token(acme.id, erin.id, "later")).await;
+    update(
+        erin.id,
+        UserUpdate {
+            password_hash: Some("$argon2id$changed".to_owned()),
+            updated_at: Some(at(200)),
+            ..UserUpdate::default()
+        },
+    )
+    .await;
+    assert_eq!(revoked_at("later").await, Some(at(200)));
+    assert_eq!(revoked_at("live0").await, Some(at(100)));
+
+    // Scoped to the tenant: naming frank under another tenant changes nothing.
+    let other = tenant(store, "other").await;
+    let err = store
+        .update_user(
+            other.id,
+            frank.id,
+            UserUpdate {
+                disabled: Some(true),
+                ..UserUpdate::default()
+            },
+            event(other.id, "user.update"),
+        )
+        .await
+        .unwrap_err();
+    assert_not_found(err, "user", frank.id);
+    assert_eq!(revoked_at("frank").await, None);
+
+    // Without `updated_at` the event's time is the revocation time.
+    store
+        .update_user(
+            acme.id,
+            frank.id,
+            UserUpdate {
+                password_hash: Some("$argon2id$frank".to_owned()),
+                ..UserUpdate::default()
+            },
+            NewAuditEvent {
+                occurred_at: at(300),
+                ..event(acme.id, "user.update")
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(revoked_at("frank").await, Some(at(300)));
 }

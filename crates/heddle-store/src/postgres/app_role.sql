@@ -1,0 +1,21 @@
+-- Grants for `heddle_app`, the role `heddle serve` connects as. Run them as the role that owns
+-- the schema and ran `heddle migrate`; `heddle_app` must own nothing there and must not be a
+-- superuser, or it could disable the audit triggers.
+GRANT USAGE ON SCHEMA public TO heddle_app;
+-- Start-up checks that migrations are current with `CREATE TABLE IF NOT EXISTS`, which needs
+-- CREATE on the schema; it lets the role add objects, not alter or drop the owner's tables.
+GRANT CREATE ON SCHEMA public TO heddle_app;
+GRANT SELECT ON _sqlx_migrations TO heddle_app;
+
+-- Identity: ordinary reads and writes (bootstrap's table lock needs UPDATE on tenants).
+GRANT SELECT, INSERT, UPDATE ON tenants, users, api_keys, access_tokens TO heddle_app;
+GRANT SELECT, INSERT, DELETE ON tenant_policies TO heddle_app;
+
+-- Audit log: leaves and checkpoints are insert-only.
+GRANT SELECT, INSERT ON audit_leaves, audit_checkpoints TO heddle_app;
+-- Event payloads are deleted by retention (the trigger allows it below the watermark only);
+-- outbox rows are deleted when they are sequenced.
+GRANT SELECT, INSERT, DELETE ON audit_events, audit_outbox TO heddle_app;
+-- Heads advance and watermarks rise (the triggers refuse any other change); appenders lock
+-- the head with SELECT … FOR UPDATE, which needs UPDATE.
+GRANT SELECT, INSERT, UPDATE ON audit_heads, audit_retention TO heddle_app;

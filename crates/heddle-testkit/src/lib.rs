@@ -1,0 +1,28 @@
+//! Fake upstreams for Heddle's tests: servers on `127.0.0.1` that speak the real wire
+//! formats of the services Heddle talks to, so tests check formats against the documented
+//! protocol rather than against Heddle's own encoder. Used only as a dev-dependency.
+//!
+//! SIEM receivers: [`FakeWebhookReceiver`] (verifies `X-Heddle-Signature`),
+//! [`FakeSplunkHec`], [`FakeDatadogIntake`] and [`FakeElasticsearch`] (`_bulk` with `create`
+//! semantics). Each records every request and every event, keeps events de-duplicated by
+//! `(tenant, seq)` as an at-least-once consumer would, can be switched to failure modes
+//! ([`ReceiverMode`]) or stopped and restarted on the same port, and exposes
+//! `received_seqs()` for exactly-once-by-seq assertions.
+//!
+//! Invariants: fakes listen on loopback only and never reach out; a fake is stricter than the
+//! real service where that catches a Heddle bug (it refuses events without Heddle's
+//! `tenant_id`/`seq`), never more lenient.
+
+mod datadog;
+mod elasticsearch;
+mod recorder;
+mod server;
+mod splunk;
+mod webhook;
+
+pub use datadog::{DATADOG_MAX_ENTRIES, DATADOG_MAX_PAYLOAD_BYTES, FakeDatadogIntake};
+pub use elasticsearch::FakeElasticsearch;
+pub use recorder::{ReceivedEvent, ReceiverMode, RecordedRequest};
+pub use server::LoopbackServer;
+pub use splunk::FakeSplunkHec;
+pub use webhook::FakeWebhookReceiver;

@@ -1,0 +1,254 @@
+//! One integration-test binary for heddle-testkit: the fakes answer malformed or
+//! unauthenticated requests the way the documented services do, and a stopped fake refuses
+//! connections until it restarts on the same port.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers outside #[test] functions fail loudly too"
+)]
+
+use heddle_outbound::{
+    HeaderName, OutboundClient, OutboundError, OutboundPolicy, OutboundRequest, OutboundResponse,
+    header,
+};
+use heddle_testkit::{
+    FakeDatadogIntake, FakeElasticsearch, FakeSplunkHec, FakeWebhookReceiver, ReceiverMode,
+};
+use serde_json::{Value, json};
+
+const TENANT: &str = "01900000-0000-7000-8000-000000000001";
+
+fn client() -> OutboundClient {
+    OutboundClient::new(OutboundPolicy::allowing_loopback()).unwrap()
+}
+
+async fn post(
+    url: &str,
+    headers: &[(&str, &str)],
+    content_type: &'static str,
+    body: &str,
+) -> OutboundResponse {
+    let mut request = OutboundRequest::post(url)
+        .unwrap()
+        .body(content_type, body.as_bytes().to_vec());
+    for (name, value) in headers {
+        request = request
+            .header_str(HeaderName::from_bytes(name.as_bytes()).unwrap(), value)
+            .unwrap();
+    }
+    client().send(request).await.unwrap()
+}
+
+fn json_body(response: &OutboundResponse) -> Value {
+    response.json().unwrap()
+}
+
+fn envelope(seq: u64) -> Value {
+    json!({"tenant_id": TENANT, "seq": seq, "leaf_hash": "00", "event": {}})
+}
+
+#[tokio::test]
+async fn splunk_answers_with_hec_status_codes() {
+    let fake = FakeSplunkHec::start("tok").await.unwrap();
+    let url = format!("{}/services/collector/event", fake.url());
+    let auth = [("authorization", "Splunk tok")];
+
+    let missing = post(&url, &[], "application/json", "{}").await;
+    assert_eq!(
+        (
+            missing.status().as_u16(),
+            json_body(&missing)["code"].clone()
+        ),
+        (401, json!(2))
+    );
+    let malformed = post(
+        &url,
+        &[("authorization", "Bearer tok")],
+        "application/json",
+        "{}",
+    )
+    .await;
+    assert_eq!(json_body(&malformed)["code"], 3);
+    let wrong = post(
+        &url,
+        &[("authorization", "Splunk nope")],
+        "application/json",
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        (wrong.status().as_u16(), json_body(&wrong)["code"].clone()),
+        (403, json!(4))
+    );
+
+    let empty = post(&url, &auth, "application/json", "").await;
+    assert_eq!(json_body(&empty)["code"], 5);
+    let no_event = post(&url, &auth, "application/json", r#"{"time": 1}"#).await;
+    assert_eq!(json_body(&no_event)["code"], 12);
+    let blank = post(&url, &auth, "application/json", r#"{"event": ""}"#).await;
+    assert_eq!(json_body(&blank)["code"], 13);
+    let second_bad = format!("{}\n{{not json", json!({"event": envelope(1)}));
+    let invalid = post(&url, &auth, "application/json", &second_bad).await;
+    assert_eq!(
+        json_body(&invalid),
+        json!({"text": "Invalid data format", "code": 6, "invalid-event-number": 1})
+    );
+    assert!(
+        fake.received_seqs().is_empty(),
+        "a refused request stores nothing"
+    );
+
+    let two = format!(
+        "{}{}",
+        json!({"event": envelope(1)}),
+        json!({"time": "1.5", "event": envelope(2)})
+    );
+    let ok = post(&url, &auth, "application/json", &two).await;
+    assert_eq!(
+        (ok.status().as_u16(), json_body(&ok)),
+        (200, json!({"text": "Success", "code": 0}))
+    );
+    assert_eq!(fake.received_seqs(), vec![1, 2]);
+
+    let health = client()
+        .send(OutboundRequest::get(&format!("{}/services/collector/health", fake.url())).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(json_body(&health)["code"], 17);
+}
+
+#[tokio::test]
+async fn elasticsearch_enforces_bulk_framing_and_create_semantics() {
+    let fake = FakeElasticsearch::start_with_api_key("a2V5").await.unwrap();
+    let url = format!("{}/_bulk", fake.url());
+    let auth = [("authorization", "ApiKey a2V5")];
+    let action = json!({"create": {"_index": "audit", "_id": "t-1"}});
+    let body = format!("{action}\n{}\n", envelope(1));
+
+    let unauthenticated = post(&url, &[], "application/x-ndjson", &body).await;
+    assert_eq!(unauthenticated.status().as_u16(), 401);
+    let wrong_type = post(&url, &auth, "text/plain", &body).await;
+    assert_eq!(wrong_type.status().as_u16(), 406);
+    let no_newline = post(&url, &auth, "application/x-ndjson", body.trim_end()).await;
+    assert_eq!(no_newline.status().as_u16(), 400);
+
+    let first = post(&url, &auth, "application/x-ndjson", &body).await;
+    assert_eq!(json_body(&first)["errors"], false);
+    assert_eq!(json_body(&first)["items"][0]["create"]["status"], 201);
+    let again = post(&url, &auth, "application/x-ndjson", &body).await;
+    assert_eq!(again.status().as_u16(), 200);
+    let answer = json_body(&again);
+    assert_eq!(answer["errors"], true);
+    assert_eq!(answer["items"][0]["create"]["status"], 409);
+    assert_eq!(
+        answer["items"][0]["create"]["error"]["type"],
+        "version_conflict_engine_exception"
+    );
+    assert_eq!(fake.documents().len(), 1);
+}
+
+#[tokio::test]
+async fn datadog_enforces_keys_and_the_entry_limit() {
+    let fake = FakeDatadogIntake::start("key").await.unwrap();
+    let url = format!("{}/api/v2/logs", fake.url());
+    let log = |seq: u64| json!({"message": "m", "heddle": {"tenant_id": TENANT, "seq": seq}});
+
+    let missing = post(&url, &[], "application/json", "[]").await;
+    assert_eq!(missing.status().as_u16(), 401);
+    let wrong = post(&url, &[("dd-api-key", "nope")], "application/json", "[]").await;
+    assert_eq!(wrong.status().as_u16(), 403);
+    let too_many = Value::Array((0..1001).map(log).collect()).to_string();
+    let refused = post(
+        &url,
+        &[("dd-api-key", "key")],
+        "application/json",
+        &too_many,
+    )
+    .await;
+    assert_eq!(refused.status().as_u16(), 400);
+
+    let accepted = post(
+        &url,
+        &[("dd-api-key", "key")],
+        "application/json",
+        &json!([log(1)]).to_string(),
+    )
+    .await;
+    assert_eq!(accepted.status().as_u16(), 202);
+    assert_eq!(fake.received_seqs(), vec![1]);
+}
+
+#[tokio::test]
+async fn the_webhook_receiver_refuses_unsigned_requests() {
+    let fake = FakeWebhookReceiver::start("secret").await.unwrap();
+    let body = json!({"events": [envelope(1)]}).to_string();
+    let response = post(
+        &fake.endpoint(),
+        &[("x-heddle-delivery", "d"), ("idempotency-key", "k")],
+        "application/json",
+        &body,
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 401);
+    let forged = post(
+        &fake.endpoint(),
+        &[
+            ("x-heddle-signature", "t=1,v1=00"),
+            ("x-heddle-delivery", "d"),
+            ("idempotency-key", "k"),
+        ],
+        "application/json",
+        &body,
+    )
+    .await;
+    assert_eq!(forged.status().as_u16(), 401);
+    assert!(fake.received_seqs().is_empty());
+}
+
+#[tokio::test]
+async fn a_stopped_fake_refuses_connections_until_it_restarts_on_the_same_port() {
+    let fake = FakeSplunkHec::start("tok").await.unwrap();
+    let health = format!("{}/services/collector/health", fake.url());
+    let port = fake.addr().port();
+    let get = || async { client().send(OutboundRequest::get(&health).unwrap()).await };
+    assert!(get().await.is_ok());
+
+    fake.stop().await;
+    assert!(matches!(get().await, Err(OutboundError::Connect { .. })));
+
+    fake.restart().await.unwrap();
+    assert_eq!(fake.addr().port(), port);
+    assert_eq!(get().await.unwrap().status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn failure_modes_answer_in_the_service_format() {
+    let fake = FakeSplunkHec::start("tok").await.unwrap();
+    let url = format!("{}/services/collector/event", fake.url());
+    let body = json!({"event": envelope(1)}).to_string();
+    let auth = [("authorization", "Splunk tok")];
+
+    fake.set_mode(ReceiverMode::Unavailable);
+    let busy = post(&url, &auth, "application/json", &body).await;
+    assert_eq!(
+        (busy.status().as_u16(), json_body(&busy)["code"].clone()),
+        (503, json!(9))
+    );
+    assert!(fake.received_seqs().is_empty());
+
+    fake.set_mode(ReceiverMode::TooManyRequests);
+    let slow_down = post(&url, &auth, "application/json", &body).await;
+    assert_eq!(slow_down.status().as_u16(), 429);
+    assert_eq!(slow_down.headers().get(header::RETRY_AFTER).unwrap(), "1");
+
+    fake.set_mode(ReceiverMode::LoseAck);
+    let lost = post(&url, &auth, "application/json", &body).await;
+    assert_eq!(lost.status().as_u16(), 503);
+    assert_eq!(
+        fake.received_seqs(),
+        vec![1],
+        "stored although the answer was an error"
+    );
+    assert_eq!(fake.mode(), ReceiverMode::LoseAck);
+}
