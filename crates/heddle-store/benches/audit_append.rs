@@ -3,6 +3,10 @@
 //! into one tenant's log, on a temp-file SQLite database with the store's own settings (WAL,
 //! `synchronous=FULL`), and on PostgreSQL in a fresh schema when `HEDDLE_TEST_DATABASE_URL`
 //! is set. The sequencer is the tests' stand-in; its cost is not what is measured.
+//!
+//! Over TCP, sqlx 0.9.0 leaves Nagle's algorithm on (transact-rs/sqlx#4335), so large
+//! statements can stall ~40 ms on delayed ACKs; a Unix-socket URL
+//! (`postgres:///db?host=/var/run/postgresql`) measures PostgreSQL itself.
 #![expect(
     clippy::expect_used,
     reason = "a benchmark that cannot set up or append should stop loudly"

@@ -16,6 +16,7 @@ mod error;
 mod paging;
 pub mod postgres;
 pub mod sqlite;
+mod vault;
 
 use std::sync::Arc;
 
@@ -31,12 +32,20 @@ pub use audit::{
     StoredAuditEvent, StoredCheckpoint,
 };
 pub use error::StoreError;
+pub use vault::{StoredDataKey, StoredSigningKey, VaultStore};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything Heddle stores, behind one handle the server and CLI share.
 pub trait Store:
-    TenantStore + UserStore + ApiKeyStore + AccessTokenStore + PolicyStore + AuditStore + HealthStore
+    TenantStore
+    + UserStore
+    + ApiKeyStore
+    + AccessTokenStore
+    + PolicyStore
+    + AuditStore
+    + VaultStore
+    + HealthStore
 {
 }
 
@@ -47,6 +56,7 @@ impl<T> Store for T where
         + AccessTokenStore
         + PolicyStore
         + AuditStore
+        + VaultStore
         + HealthStore
 {
 }

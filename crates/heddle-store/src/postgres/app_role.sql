@@ -19,3 +19,8 @@ GRANT SELECT, INSERT, DELETE ON audit_events, audit_outbox TO heddle_app;
 -- Heads advance and watermarks rise (the triggers refuse any other change); appenders lock
 -- the head with SELECT … FOR UPDATE, which needs UPDATE.
 GRANT SELECT, INSERT, UPDATE ON audit_heads, audit_retention TO heddle_app;
+
+-- Vault: data keys are added, re-wrapped on master-key rotation and destroyed (the trigger
+-- refuses restoring one); signing keys are added and never changed.
+GRANT SELECT, INSERT, UPDATE ON vault_data_keys TO heddle_app;
+GRANT SELECT, INSERT ON audit_signing_keys TO heddle_app;

@@ -277,6 +277,25 @@ async fn sequence_tenant(
     Ok((drained, new_seqs))
 }
 
+impl PgStore {
+    /// Sequences one tenant's pending outbox rows in a transaction of their own.
+    async fn drain_tenant(
+        &self,
+        tenant_id: TenantId,
+        sequencer: &dyn AuditSequencer,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let (count, _) = sequence_tenant(&mut tx, tenant_id, &[], sequencer).await?;
+        if count == 0 {
+            // Another process drained it while this one waited for the head lock.
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        Ok(count)
+    }
+}
+
 #[async_trait]
 impl AuditStore for PgStore {
     async fn append_audit(
@@ -314,17 +333,21 @@ impl AuditStore for PgStore {
         .fetch_all(&self.pool)
         .await?;
         let mut drained = 0;
+        let mut first_error = None;
         for tenant in tenants {
-            let mut tx = self.pool.begin().await?;
-            let (count, _) =
-                sequence_tenant(&mut tx, TenantId::from_uuid(tenant), &[], sequencer).await?;
-            if count == 0 {
-                // Another process drained it while this one waited for the head lock.
-                tx.rollback().await?;
-            } else {
-                tx.commit().await?;
-                drained += count;
+            // One tenant that cannot be sequenced must not hold up the tenants after it.
+            match self
+                .drain_tenant(TenantId::from_uuid(tenant), sequencer)
+                .await
+            {
+                Ok(count) => drained += count,
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
             }
+        }
+        if let Some(err) = first_error {
+            return Err(err);
         }
         Ok(drained)
     }

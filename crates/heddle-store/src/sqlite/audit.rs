@@ -270,6 +270,25 @@ async fn delete_outbox_rows(conn: &mut SqliteConnection, ids: &[i64]) -> StoreRe
     Ok(())
 }
 
+impl SqliteStore {
+    /// Sequences one tenant's pending outbox rows in a transaction of their own.
+    async fn drain_tenant(
+        &self,
+        tenant_id: TenantId,
+        sequencer: &dyn AuditSequencer,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
+        let (count, _) = sequence_tenant(&mut tx, tenant_id, &[], sequencer).await?;
+        if count == 0 {
+            // Another process drained it between the listing and the lock.
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        Ok(count)
+    }
+}
+
 #[async_trait]
 impl AuditStore for SqliteStore {
     async fn append_audit(
@@ -307,17 +326,21 @@ impl AuditStore for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         let mut drained = 0;
+        let mut first_error = None;
         for tenant in tenants {
-            let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
-            let (count, _) =
-                sequence_tenant(&mut tx, TenantId::from_uuid(tenant), &[], sequencer).await?;
-            if count == 0 {
-                // Another process drained it between the listing and the lock.
-                tx.rollback().await?;
-            } else {
-                tx.commit().await?;
-                drained += count;
+            // One tenant that cannot be sequenced must not hold up the tenants after it.
+            match self
+                .drain_tenant(TenantId::from_uuid(tenant), sequencer)
+                .await
+            {
+                Ok(count) => drained += count,
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
             }
+        }
+        if let Some(err) = first_error {
+            return Err(err);
         }
         Ok(drained)
     }

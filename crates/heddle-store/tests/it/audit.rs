@@ -27,6 +27,7 @@ conformance_tests!(
     append_drains_the_tenant_outbox_first,
     seqs_are_contiguous_per_tenant_and_returned_in_input_order,
     sequencer_failure_rolls_back_the_whole_batch,
+    a_tenant_that_cannot_be_sequenced_does_not_hold_up_the_others,
     concurrent_drains_and_appends_sequence_every_event_once,
     list_filters_combine,
     triggers_refuse_rewrites_and_deletes,
@@ -664,6 +665,50 @@ async fn sequencer_failure_rolls_back_the_whole_batch(db: TestDb) {
             .unwrap(),
         [1]
     );
+}
+
+/// Sequences like [`TestSequencer`] but refuses any batch holding a `poison` event.
+struct PoisonSequencer;
+
+impl AuditSequencer for PoisonSequencer {
+    fn sequence(
+        &self,
+        head: Option<&AuditHead>,
+        events: &[&[u8]],
+    ) -> Result<(AuditHead, Vec<SequencedLeaf>), String> {
+        if events
+            .iter()
+            .any(|event| event.windows(6).any(|w| w == b"poison"))
+        {
+            return Err("poisoned batch".to_owned());
+        }
+        TestSequencer.sequence(head, events)
+    }
+}
+
+async fn a_tenant_that_cannot_be_sequenced_does_not_hold_up_the_others(db: TestDb) {
+    let store = &*db.store;
+    let mut ids = [tenant(store, "a").await.id, tenant(store, "b").await.id];
+    ids.sort();
+    // The tenant drained first is the one that fails.
+    let [poisoned, healthy] = ids;
+    user(store, healthy, "h@example.com", Role::Viewer).await;
+    store
+        .create_user(
+            new_user(poisoned, "p@example.com", Role::Viewer),
+            event(poisoned, "poison"),
+        )
+        .await
+        .unwrap();
+
+    let err = store
+        .drain_audit_outbox(&PoisonSequencer, 10)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Sequencer(_)), "{err:?}");
+    assert_eq!(seqs(store, healthy, AuditFilter::default()).await, [0, 1]);
+    assert_eq!(store.audit_head(poisoned).await.unwrap(), None);
+    assert_eq!(outbox_len(store).await, 2);
 }
 
 /// Two pools (two processes) drain and append at once while changes keep filling the

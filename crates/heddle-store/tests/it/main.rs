@@ -38,3 +38,4 @@ mod round_trips;
 mod sequencer;
 mod tenants;
 mod users;
+mod vault;
