@@ -13,9 +13,11 @@
 //! Invariants: an event handed to `record` is durable when `record` returns `Ok`; a failed
 //! batch fails every caller in it (nothing is acknowledged that was not committed).
 
+mod proofs;
 mod sequencer;
 mod writer;
 
+pub use proofs::{ConsistencyProof, ExportSummary, InclusionProof};
 pub use sequencer::MerkleSequencer;
 pub use writer::{AuditLog, AuditLogError, AuditLogSettings};
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use heddle_store::{AuditFilter, NewAuditEvent, SharedStore, StoreError, StoredAuditEvent};
-use heddle_types::{AuditEvent, TenantId};
+use heddle_types::{AuditEvent, Clock, TenantId};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::{MerkleSequencer, prepare_event};
@@ -33,6 +33,16 @@ impl Default for AuditLogSettings {
 pub enum AuditLogError {
     #[error("the audit log is shut down")]
     Closed,
+    #[error("no audit event with seq `{seq}` is covered by the log yet")]
+    NoSuchEvent { seq: u64 },
+    #[error("no audit checkpoint of tree size `{tree_size}`")]
+    NoSuchCheckpoint { tree_size: u64 },
+    #[error("stored audit data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("the vault cannot provide the signing key: {0}")]
+    Vault(String),
+    #[error("the export could not be written: {0}")]
+    Export(String),
     /// The batch holding the event did not commit; the event is not recorded.
     #[error("the audit log could not store the event: {0}")]
     Store(String),
@@ -59,10 +69,11 @@ pub struct AuditLog {
 #[derive(Debug)]
 struct Inner {
     store: SharedStore,
+    clock: Arc<dyn Clock>,
     queue: mpsc::Sender<Pending>,
     outbox_nudge: Arc<Notify>,
-    /// Dropping it tells the drainer to stop.
-    _alive: watch::Sender<()>,
+    /// Dropping it tells the background tasks to stop.
+    alive: watch::Sender<()>,
 }
 
 impl std::fmt::Debug for Pending {
@@ -76,7 +87,7 @@ impl std::fmt::Debug for Pending {
 
 impl AuditLog {
     /// Starts the writer and drainer tasks on the current tokio runtime.
-    pub fn start(store: SharedStore, settings: AuditLogSettings) -> Self {
+    pub fn start(store: SharedStore, clock: Arc<dyn Clock>, settings: AuditLogSettings) -> Self {
         let (queue, receiver) = mpsc::channel(settings.queue_capacity.max(1));
         let outbox_nudge = Arc::new(Notify::new());
         let (alive, stopped) = watch::channel(());
@@ -94,9 +105,10 @@ impl AuditLog {
         Self {
             inner: Arc::new(Inner {
                 store,
+                clock,
                 queue,
                 outbox_nudge,
-                _alive: alive,
+                alive,
             }),
         }
     }
@@ -114,6 +126,43 @@ impl AuditLog {
             .await
             .map_err(|_| AuditLogError::Closed)?;
         acknowledged.await.map_err(|_| AuditLogError::Closed)?
+    }
+
+    /// Signs a checkpoint for every tenant whose log grew, every `interval`, until the log
+    /// is dropped. Safe in every process: a size checkpointed elsewhere is reused.
+    pub fn spawn_checkpointer(&self, vault: heddle_vault::Vault, interval: Duration) {
+        let log = Arc::downgrade(&self.inner);
+        let mut alive = self.inner.alive.subscribe();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(interval) => {}
+                    changed = alive.changed() => if changed.is_err() { break },
+                }
+                let Some(inner) = log.upgrade() else { break };
+                let log = AuditLog { inner };
+                let tenants = match log.inner.store.audit_tenants().await {
+                    Ok(tenants) => tenants,
+                    Err(error) => {
+                        tracing::warn!(error = %error, "listing audit tenants failed");
+                        continue;
+                    }
+                };
+                for tenant_id in tenants {
+                    if let Err(error) = log.checkpoint(&vault, tenant_id).await {
+                        tracing::warn!(tenant = %tenant_id, error = %error, "audit checkpoint failed");
+                    }
+                }
+            }
+        });
+    }
+
+    pub(crate) fn store(&self) -> &SharedStore {
+        &self.inner.store
+    }
+
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.inner.clock.now()
     }
 
     /// Tells the drainer that a state change just committed an event into the outbox.

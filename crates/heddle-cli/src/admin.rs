@@ -4,13 +4,14 @@ use std::io::Read;
 
 use anyhow::{Context, bail};
 use heddle_audit_log::{AuditLog, AuditLogSettings};
-use heddle_crypto::{ExposeSecret, PasswordHasher, SecretString};
+use heddle_crypto::{ExposeSecret, MasterKey, PasswordHasher, SecretString, Zeroizing};
 use heddle_identity::{
     BootstrapOutcome, Caller, CreateApiKey, CreateUser, Identity, IdentitySettings,
     OPERATOR_TENANT_SLUG,
 };
 use heddle_server::config::Config;
 use heddle_types::{ApiKeyId, PageRequest, Role, SystemClock};
+use heddle_vault::{MasterKeySource, Vault};
 
 /// Opens the configured database (applying migrations) and the identity service.
 pub async fn open_identity(config: &Config) -> anyhow::Result<Identity> {
@@ -30,14 +31,45 @@ pub async fn open_identity(config: &Config) -> anyhow::Result<Identity> {
         access_token_ttl: time::Duration::minutes(i64::from(config.auth.access_token_ttl_minutes)),
         ..IdentitySettings::default()
     };
-    let audit = AuditLog::start(store.clone(), AuditLogSettings::default());
+    let clock: std::sync::Arc<dyn heddle_types::Clock> = std::sync::Arc::new(SystemClock);
+    let (current, previous, source) = load_master_keys(config)?;
+    if let MasterKeySource::Generated(path) = &source {
+        println!(
+            "Generated a master key at {} (owner-only). Back it up and keep it apart from the              database: without it nothing in the vault can be read.",
+            path.display()
+        );
+    }
+    let vault = Vault::new(store.clone(), current, previous, clock.clone());
+    let audit = AuditLog::start(store.clone(), clock.clone(), AuditLogSettings::default());
     Ok(Identity::new(
         store,
         audit,
+        vault,
         PasswordHasher::recommended(),
-        std::sync::Arc::new(SystemClock),
+        clock,
         settings,
     )?)
+}
+
+/// The current master key (HEDDLE_MASTER_KEY, `vault.master_key_file`, or the embedded
+/// setup's generated file) and any previous ones from a rotation in progress.
+pub fn load_master_keys(
+    config: &Config,
+) -> anyhow::Result<(MasterKey, Vec<MasterKey>, MasterKeySource)> {
+    let from_env = std::env::var("HEDDLE_MASTER_KEY")
+        .ok()
+        .filter(|value| !value.is_empty())
+        .map(Zeroizing::new);
+    let (current, source) = heddle_vault::load_master_key(
+        from_env.as_ref().map(|value| value.as_str()),
+        config.vault.master_key_file.as_deref(),
+        config.generated_master_key_path().as_deref(),
+    )?;
+    let mut previous = Vec::new();
+    for path in &config.vault.previous_master_key_files {
+        previous.push(heddle_vault::load_master_key(None, Some(path), None)?.0);
+    }
+    Ok((current, previous, source))
 }
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
@@ -202,5 +234,65 @@ pub async fn revoke_key(config: &Config, tenant_slug: &str, id: &str) -> anyhow:
         .revoke_api_key(&Caller::local_operator(), tenant.id, id)
         .await?;
     println!("revoked API key `{}` ({})", key.name, key.id);
+    Ok(())
+}
+
+pub fn generate_master_key() -> anyhow::Result<()> {
+    let key = MasterKey::generate()?;
+    println!("{}", key.to_encoded().as_str());
+    eprintln!(
+        "Store this as HEDDLE_MASTER_KEY or in a file named by vault.master_key_file \
+         (owner-only permissions), apart from the database."
+    );
+    Ok(())
+}
+
+/// Re-wraps every data key under the current master key; run with the new key current and
+/// the old one in `vault.previous_master_key_files`, then remove the old one.
+pub async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
+    if config.vault.previous_master_key_files.is_empty() {
+        anyhow::bail!(
+            "configure the new key as the master key and the old one in \
+             `vault.previous_master_key_files`, then run this again"
+        );
+    }
+    let identity = open_identity(config).await?;
+    let rewrapped = identity.vault().rewrap_all().await?;
+    println!(
+        "re-wrapped {rewrapped} data key(s) under master key {}; remove the previous key \
+         files from the configuration now",
+        identity.vault().master_key_id()
+    );
+    Ok(())
+}
+
+pub async fn export_audit(
+    config: &Config,
+    tenant_slug: &str,
+    since: u64,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let identity = open_identity(config).await?;
+    let tenant = identity.tenant_by_slug(tenant_slug).await?;
+    let (bytes, summary) = identity
+        .export_audit_log(&Caller::local_operator(), tenant.id, since)
+        .await?;
+    match output {
+        Some(path) => std::fs::write(path, &bytes)
+            .with_context(|| format!("cannot write `{}`", path.display()))?,
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&bytes)?;
+        }
+    }
+    eprintln!(
+        "exported seq {}..{} of tenant `{}`: {} event(s), {} purged, {} checkpoint(s)",
+        summary.start_size,
+        summary.end_size,
+        tenant.slug,
+        summary.events,
+        summary.purged,
+        summary.checkpoints
+    );
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 mod admin;
 mod serve;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,9 +56,34 @@ enum Command {
     /// Administrative commands acting on the database directly.
     #[command(subcommand)]
     Admin(AdminCommand),
-    /// Manage API keys.
+    /// Manage API keys and the master key.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Export and verify the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Write a tenant's audit log, up to a fresh signed checkpoint, as JSON Lines.
+    Export {
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// First sequence number to include (earlier events are summarised by a start record).
+        #[arg(long, default_value_t = 0)]
+        since: u64,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Verify an export offline: every event, the chain, every checkpoint, the tail.
+    Verify {
+        file: PathBuf,
+        /// The tenant's checkpoint public key (hex or base64), from GET /v1/audit/public-keys.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,6 +136,10 @@ enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print a fresh master key (for HEDDLE_MASTER_KEY or `vault.master_key_file`).
+    GenerateMaster,
+    /// Re-wrap every data key under the current master key after a key change.
+    RotateMaster,
     /// Revoke an API key by id.
     Revoke {
         id: String,
@@ -145,6 +175,25 @@ fn load_config(cli: &Cli, extra: CliOverrides) -> Result<Config, ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Offline commands need neither configuration nor a runtime.
+    match &cli.command {
+        Command::Audit(AuditCommand::Verify { file, public_key }) => {
+            return verify::verify_file(file, public_key.as_deref()).unwrap_or_else(|err| {
+                eprintln!("heddle: {err:#}");
+                ExitCode::from(2)
+            });
+        }
+        Command::Keys(KeysCommand::GenerateMaster) => {
+            return match admin::generate_master_key() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("heddle: {err:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -199,6 +248,15 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Keys(KeysCommand::Revoke { id, tenant }) => {
             admin::revoke_key(&config, &tenant, &id).await
         }
+        Command::Keys(KeysCommand::RotateMaster) => admin::rotate_master_key(&config).await,
+        Command::Audit(AuditCommand::Export {
+            tenant,
+            since,
+            output,
+        }) => admin::export_audit(&config, &tenant, since, output.as_deref()).await,
+        // Handled before the runtime started.
+        Command::Audit(AuditCommand::Verify { .. })
+        | Command::Keys(KeysCommand::GenerateMaster) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -74,6 +74,10 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         }
     }
 
+    identity.audit_log().spawn_checkpointer(
+        identity.vault().clone(),
+        Duration::from_secs(config.audit.checkpoint_interval_secs),
+    );
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
     let listen = config.listen;
     let state =

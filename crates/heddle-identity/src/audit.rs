@@ -250,3 +250,142 @@ impl Identity {
             .map_err(|error| IdentityError::AuditUnavailable(error.to_string()))
     }
 }
+
+/// The audit log's verification surface, for auditors (`view_audit_log`).
+impl Identity {
+    async fn authorize_audit_read(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+        action: &'static str,
+    ) -> IdentityResult<()> {
+        let authorized = self
+            .authorize(
+                &caller.actor,
+                heddle_types::Action::ViewAuditLog,
+                heddle_types::Resource::Tenant(tenant_id),
+            )
+            .await;
+        self.finish_read(caller, Operation::new(tenant_id, action), authorized)
+            .await
+    }
+
+    /// Signs the current tree now (or returns the checkpoint that already covers it).
+    pub async fn issue_audit_checkpoint(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+    ) -> IdentityResult<Option<heddle_audit::SignedCheckpoint>> {
+        self.authorize_audit_read(caller, tenant_id, "audit.checkpoint")
+            .await?;
+        self.inner
+            .audit
+            .checkpoint(&self.inner.vault, tenant_id)
+            .await
+            .map_err(audit_unavailable)
+    }
+
+    pub async fn list_audit_checkpoints(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+    ) -> IdentityResult<Vec<heddle_store::StoredCheckpoint>> {
+        self.authorize_audit_read(caller, tenant_id, "audit.checkpoints")
+            .await?;
+        Ok(self.inner.store.list_audit_checkpoints(tenant_id).await?)
+    }
+
+    pub async fn audit_public_keys(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+    ) -> IdentityResult<Vec<heddle_crypto::PublicKey>> {
+        self.authorize_audit_read(caller, tenant_id, "audit.public_keys")
+            .await?;
+        let vault = &self.inner.vault;
+        // Make the key on first request, so auditors can pin it before the first checkpoint.
+        vault
+            .checkpoint_signer(tenant_id)
+            .await
+            .map_err(|error| IdentityError::AuditUnavailable(error.to_string()))?;
+        vault
+            .checkpoint_public_keys(tenant_id)
+            .await
+            .map_err(|error| IdentityError::AuditUnavailable(error.to_string()))
+    }
+
+    pub async fn audit_inclusion_proof(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+        seq: u64,
+    ) -> IdentityResult<heddle_audit_log::InclusionProof> {
+        self.authorize_audit_read(caller, tenant_id, "audit.proof")
+            .await?;
+        self.inner
+            .audit
+            .inclusion_proof(&self.inner.vault, tenant_id, seq)
+            .await
+            .map_err(audit_unavailable)
+    }
+
+    pub async fn audit_consistency_proof(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+        from: u64,
+        to: u64,
+    ) -> IdentityResult<heddle_audit_log::ConsistencyProof> {
+        self.authorize_audit_read(caller, tenant_id, "audit.proof")
+            .await?;
+        self.inner
+            .audit
+            .consistency_proof(tenant_id, from, to)
+            .await
+            .map_err(audit_unavailable)
+    }
+
+    /// The tenant's log as an `heddle-audit-export/1` file, up to a fresh checkpoint.
+    pub async fn export_audit_log(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+        since: u64,
+    ) -> IdentityResult<(Vec<u8>, heddle_audit_log::ExportSummary)> {
+        self.authorize_audit_read(caller, tenant_id, "audit.export")
+            .await?;
+        let result = self
+            .inner
+            .audit
+            .export(&self.inner.vault, tenant_id, since, Vec::new())
+            .await
+            .map_err(audit_unavailable);
+        if result.is_ok() {
+            // Exporting is itself worth a record: who took a copy of the log, and from where.
+            let event = self.audit_event(
+                caller,
+                &Operation::new(tenant_id, "audit.export"),
+                AuditOutcome::Success,
+                details([("since", Value::from(since))]),
+            );
+            self.record(&event).await;
+        }
+        result
+    }
+}
+
+fn audit_unavailable(error: heddle_audit_log::AuditLogError) -> IdentityError {
+    match error {
+        heddle_audit_log::AuditLogError::NoSuchEvent { seq } => IdentityError::NotFound {
+            entity: "audit event",
+            id: seq.to_string(),
+        },
+        heddle_audit_log::AuditLogError::NoSuchCheckpoint { tree_size } => {
+            IdentityError::NotFound {
+                entity: "audit checkpoint",
+                id: tree_size.to_string(),
+            }
+        }
+        other => IdentityError::AuditUnavailable(other.to_string()),
+    }
+}

@@ -29,6 +29,7 @@ use heddle_crypto::PasswordHasher;
 use heddle_policy::Authorizer;
 use heddle_store::SharedStore;
 use heddle_types::{Clock, Principal};
+use heddle_vault::Vault;
 use time::Duration;
 
 pub use api_keys::{CreateApiKey, IssuedApiKey};
@@ -83,6 +84,7 @@ pub struct Identity {
 struct Inner {
     store: SharedStore,
     audit: AuditLog,
+    vault: Vault,
     authorizer: Authorizer,
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
@@ -97,6 +99,7 @@ impl Identity {
     pub fn new(
         store: SharedStore,
         audit: AuditLog,
+        vault: Vault,
         hasher: PasswordHasher,
         clock: Arc<dyn Clock>,
         settings: IdentitySettings,
@@ -106,6 +109,7 @@ impl Identity {
             inner: Arc::new(Inner {
                 store,
                 audit,
+                vault,
                 authorizer,
                 hasher,
                 clock,
@@ -122,6 +126,10 @@ impl Identity {
 
     pub fn audit_log(&self) -> &AuditLog {
         &self.inner.audit
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.inner.vault
     }
 
     pub fn authorizer(&self) -> &Authorizer {

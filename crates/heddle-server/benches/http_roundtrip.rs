@@ -37,9 +37,20 @@ async fn start() -> Running {
     let store = heddle_store::connect(&config.effective_database_url())
         .await
         .expect("store");
+    let vault = heddle_vault::Vault::new(
+        store.clone(),
+        heddle_crypto::MasterKey::generate().expect("master key"),
+        Vec::new(),
+        Arc::new(SystemClock),
+    );
     let identity = Identity::new(
         store.clone(),
-        heddle_audit_log::AuditLog::start(store, heddle_audit_log::AuditLogSettings::default()),
+        heddle_audit_log::AuditLog::start(
+            store,
+            Arc::new(SystemClock),
+            heddle_audit_log::AuditLogSettings::default(),
+        ),
+        vault,
         PasswordHasher::fast_insecure_for_tests(),
         Arc::new(SystemClock),
         IdentitySettings::default(),

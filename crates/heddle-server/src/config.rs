@@ -29,6 +29,8 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     pub auth: AuthConfig,
     pub bootstrap: BootstrapConfig,
+    pub vault: VaultConfig,
+    pub audit: AuditConfig,
     /// RFC 9116 `/.well-known/security.txt`; not served when absent.
     pub security_txt: Option<SecurityTxtConfig>,
 }
@@ -46,6 +48,8 @@ impl Default for Config {
             rate_limits: RateLimitConfig::default(),
             auth: AuthConfig::default(),
             bootstrap: BootstrapConfig::default(),
+            vault: VaultConfig::default(),
+            audit: AuditConfig::default(),
             security_txt: None,
         }
     }
@@ -170,6 +174,34 @@ impl Default for BootstrapConfig {
     }
 }
 
+/// Where the master key (KEK) comes from. The key itself is never a config value: it is
+/// `HEDDLE_MASTER_KEY` or the content of `master_key_file`. Without either, the embedded
+/// SQLite setup generates `<data_dir>/master.key` on first start; PostgreSQL deployments must
+/// give every process the same key explicitly.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VaultConfig {
+    pub master_key_file: Option<PathBuf>,
+    /// Keys from before a rotation, accepted until `heddle keys rotate-master` re-wrapped
+    /// everything under the current key.
+    pub previous_master_key_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How often each tenant's grown log gets a signed checkpoint.
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_interval_secs: 300,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityTxtConfig {
@@ -228,10 +260,11 @@ impl ConfigSources {
         };
         let env = Env::prefixed("HEDDLE_")
             .filter(|key| {
-                // HEDDLE_CONFIG names the file; HEDDLE_TEST_* belong to the test suites.
+                // HEDDLE_CONFIG names the file; HEDDLE_TEST_* belong to the test suites;
+                // HEDDLE_MASTER_KEY is a secret read by the vault, never a config value.
                 // Keys keep the case they were set with.
                 let key = key.as_str().to_ascii_lowercase();
-                key != "config" && !key.starts_with("test_")
+                key != "config" && key != "master_key" && !key.starts_with("test_")
             })
             .split("__");
         let figment = Figment::from(Serialized::defaults(Config::default()))
@@ -293,6 +326,13 @@ fn describe_source(metadata: &figment::Metadata) -> String {
 }
 
 impl Config {
+    /// Where the embedded setup keeps a generated master key, when none is configured.
+    pub fn generated_master_key_path(&self) -> Option<PathBuf> {
+        self.database_url
+            .is_none()
+            .then(|| self.data_dir.join("master.key"))
+    }
+
     /// The database to open: the configured URL, or SQLite in the data directory.
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {
@@ -401,6 +441,12 @@ fn validate(config: &Config) -> Vec<(&'static str, String)> {
         problems.push((
             "bootstrap.admin_email",
             format!("`{}` is not a valid email", config.bootstrap.admin_email),
+        ));
+    }
+    if config.audit.checkpoint_interval_secs == 0 {
+        problems.push((
+            "audit.checkpoint_interval_secs",
+            "must be at least 1".to_owned(),
         ));
     }
     if let Some(txt) = &config.security_txt {

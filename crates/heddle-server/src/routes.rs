@@ -83,6 +83,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(policies::policy_schema))
         .routes(routes!(policies::get_policy, policies::delete_policy))
         .routes(routes!(audit::list_audit_events))
+        .routes(routes!(audit::list_checkpoints, audit::issue_checkpoint))
+        .routes(routes!(audit::public_keys))
+        .routes(routes!(audit::inclusion_proof))
+        .routes(routes!(audit::consistency_proof))
+        .routes(routes!(audit::export))
 }
 
 /// `?after=<cursor>&limit=<n>` on every list.

@@ -18,7 +18,7 @@ use heddle_crypto::{CryptoError, DataKey, MasterKey, SecretBytes};
 use heddle_store::{SharedStore, StoreError, StoredDataKey};
 use heddle_types::{Clock, TenantId};
 
-pub use master::{MasterKeySource, load_master_key};
+pub use master::{MasterKeyLoadError, MasterKeySource, load_master_key};
 pub use signing::CheckpointSigner;
 
 /// The scope of a tenant's own data key.
@@ -26,7 +26,9 @@ pub const TENANT_SCOPE: &str = "tenant";
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
-    #[error("the data key for tenant `{tenant_id}` scope `{scope}` was destroyed; data sealed under it cannot be read")]
+    #[error(
+        "the data key for tenant `{tenant_id}` scope `{scope}` was destroyed; data sealed under it cannot be read"
+    )]
     Shredded { tenant_id: TenantId, scope: String },
     #[error(
         "data key version {version} of tenant `{tenant_id}` is wrapped by master key `{master_key_id}`, \
@@ -210,10 +212,13 @@ impl Vault {
     }
 
     fn unwrap(&self, stored: &StoredDataKey) -> Result<DataKey, VaultError> {
-        let wrapped = stored.wrapped.as_deref().ok_or_else(|| VaultError::Shredded {
-            tenant_id: stored.tenant_id,
-            scope: stored.scope.clone(),
-        })?;
+        let wrapped = stored
+            .wrapped
+            .as_deref()
+            .ok_or_else(|| VaultError::Shredded {
+                tenant_id: stored.tenant_id,
+                scope: stored.scope.clone(),
+            })?;
         let master = std::iter::once(&self.inner.current)
             .chain(&self.inner.previous)
             .find(|key| key.key_id() == stored.master_key_id)
@@ -236,6 +241,12 @@ fn data_key_aad(tenant_id: TenantId, scope: &str, version: u32) -> Vec<u8> {
 
 /// Binds a sealed payload to its tenant, scope, key version, purpose and context (e.g. the
 /// secret id and version), so it cannot be moved to another row or tenant.
-fn payload_aad(tenant_id: TenantId, scope: &str, version: u32, purpose: &str, context: &str) -> Vec<u8> {
+fn payload_aad(
+    tenant_id: TenantId,
+    scope: &str,
+    version: u32,
+    purpose: &str,
+    context: &str,
+) -> Vec<u8> {
     format!("heddle-sealed/v1\n{tenant_id}\n{scope}\n{version}\n{purpose}\n{context}").into_bytes()
 }

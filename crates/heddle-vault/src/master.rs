@@ -109,7 +109,6 @@ fn write_new_key_file(path: &Path, key: &MasterKey) -> std::io::Result<()> {
     file.sync_all()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,13 +133,19 @@ mod tests {
     #[test]
     fn environment_wins_and_is_validated() {
         let key = MasterKey::generate().unwrap();
-        let (loaded, source) =
-            load_master_key(Some(&key.to_encoded()), Some(Path::new("/nonexistent")), None)
-                .unwrap();
+        let (loaded, source) = load_master_key(
+            Some(&key.to_encoded()),
+            Some(Path::new("/nonexistent")),
+            None,
+        )
+        .unwrap();
         assert_eq!(source, MasterKeySource::Environment);
         assert_eq!(loaded.key_id(), key.key_id());
         let err = load_master_key(Some("too-short"), None, None).unwrap_err();
-        assert!(err.to_string().starts_with("HEDDLE_MASTER_KEY is not a usable master key"));
+        assert!(
+            err.to_string()
+                .starts_with("HEDDLE_MASTER_KEY is not a usable master key")
+        );
         assert!(!err.to_string().contains("too-short"), "never echo the key");
     }
 

@@ -16,18 +16,20 @@ pub struct CheckpointSigner {
 
 impl Vault {
     /// The tenant's checkpoint signing key, made and sealed on first use.
-    pub async fn checkpoint_signer(&self, tenant_id: TenantId) -> Result<CheckpointSigner, VaultError> {
+    pub async fn checkpoint_signer(
+        &self,
+        tenant_id: TenantId,
+    ) -> Result<CheckpointSigner, VaultError> {
         let store = &self.inner.store;
         if let Some(stored) = store.current_signing_key(tenant_id).await? {
             let sealed = Sealed {
                 data_key_version: stored.data_key_version,
-                ciphertext: stored
-                    .sealed_private_key
-                    .clone()
-                    .ok_or_else(|| VaultError::Shredded {
+                ciphertext: stored.sealed_private_key.clone().ok_or_else(|| {
+                    VaultError::Shredded {
                         tenant_id,
                         scope: TENANT_SCOPE.to_owned(),
-                    })?,
+                    }
+                })?,
             };
             let seed = self
                 .open(tenant_id, TENANT_SCOPE, PURPOSE, &stored.key_id, &sealed)
@@ -39,7 +41,13 @@ impl Vault {
         let public = key.public_key();
         let key_id = public.key_id();
         let sealed = self
-            .seal(tenant_id, TENANT_SCOPE, PURPOSE, &key_id, key.to_bytes().as_slice())
+            .seal(
+                tenant_id,
+                TENANT_SCOPE,
+                PURPOSE,
+                &key_id,
+                key.to_bytes().as_slice(),
+            )
             .await?;
         store
             .insert_signing_key(StoredSigningKey {
@@ -55,7 +63,10 @@ impl Vault {
     }
 
     /// Every public key the tenant's checkpoints were ever signed with.
-    pub async fn checkpoint_public_keys(&self, tenant_id: TenantId) -> Result<Vec<PublicKey>, VaultError> {
+    pub async fn checkpoint_public_keys(
+        &self,
+        tenant_id: TenantId,
+    ) -> Result<Vec<PublicKey>, VaultError> {
         let mut keys = Vec::new();
         for stored in self.inner.store.list_signing_keys(tenant_id).await? {
             keys.push(PublicKey::from_bytes(&stored.public_key)?);

@@ -106,7 +106,9 @@ impl Server {
                     assert!(Instant::now() < deadline, "heddle serve did not start");
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    panic!("heddle serve closed stdout; printed {banner:?}")
+                    let status = child.wait().unwrap();
+                    let logs = std::fs::read_to_string(&log_path).unwrap_or_default();
+                    panic!("heddle serve exited with {status}; printed {banner:?}; logs:\n{logs}")
                 }
             }
         }

@@ -9,6 +9,7 @@
 
 mod harness;
 
+mod audit;
 mod commands;
 mod postgres;
 mod serve;

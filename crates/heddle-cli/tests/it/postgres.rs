@@ -39,7 +39,12 @@ async fn two_servers_share_one_database_without_losing_writes() {
         return;
     };
     let (_guard, dir) = temp_dir();
-    let env = [("HEDDLE_DATABASE_URL", url.as_str())];
+    // Every process of a scale-out deployment shares one explicitly configured master key.
+    let master_key = heddle_crypto::MasterKey::generate().unwrap().to_encoded();
+    let env = [
+        ("HEDDLE_DATABASE_URL", url.as_str()),
+        ("HEDDLE_MASTER_KEY", master_key.as_str()),
+    ];
     // Start both at once: they race on migrations and on the bootstrap.
     let (first, second) = std::thread::scope(|scope| {
         let a = scope.spawn(|| Server::start(&dir, &[], &env));
@@ -123,4 +128,24 @@ async fn two_servers_share_one_database_without_losing_writes() {
         }
         assert_eq!(emails.len(), 42);
     }
+}
+
+#[tokio::test]
+async fn postgres_without_a_master_key_refuses_to_start() {
+    let Some(url) = fresh_database_url().await else {
+        return;
+    };
+    let (_guard, dir) = temp_dir();
+    let output = crate::harness::heddle(&dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("HEDDLE_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(text.contains("no master key"), "{text}");
+    assert!(
+        !dir.join("heddle-data").exists(),
+        "nothing generated for a shared database"
+    );
 }

@@ -138,3 +138,235 @@ pub async fn list_audit_events(
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckpointView {
+    tree_size: u64,
+    /// Base64 RFC 9162 Merkle tree root.
+    root_hash: String,
+    /// Base64 hash-chain value at `tree_size`.
+    chain_hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    issued_at: time::OffsetDateTime,
+    key_id: String,
+    /// Base64 Ed25519 signature over `note`'s body.
+    signature: String,
+    /// The signed note, for tools that check it independently.
+    note: String,
+}
+
+impl From<&heddle_audit::SignedCheckpoint> for CheckpointView {
+    fn from(signed: &heddle_audit::SignedCheckpoint) -> Self {
+        let checkpoint = &signed.checkpoint;
+        Self {
+            tree_size: checkpoint.tree_size,
+            root_hash: heddle_crypto::base64_encode(checkpoint.root_hash),
+            chain_hash: heddle_crypto::base64_encode(checkpoint.chain_hash),
+            issued_at: checkpoint.issued_at,
+            key_id: checkpoint.key_id.clone(),
+            signature: heddle_crypto::base64_encode(signed.signature),
+            note: signed.to_note(),
+        }
+    }
+}
+
+/// Sign the tenant's current audit tree now (or return the checkpoint that covers it).
+#[utoipa::path(post, path = "/v1/audit/checkpoints", tag = "audit", security(("bearer" = [])),
+    responses((status = 200, body = CheckpointView), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem)))]
+pub async fn issue_checkpoint(
+    State(state): State<AppState>,
+    caller: Authenticated,
+) -> Result<Json<CheckpointView>, ApiError> {
+    let checkpoint = state
+        .identity
+        .issue_audit_checkpoint(&caller.caller(), caller.principal.tenant_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::from(Problem::new(
+                http::StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                "The audit log is empty; there is nothing to sign yet.",
+            ))
+        })?;
+    Ok(Json(CheckpointView::from(&checkpoint)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckpointList {
+    items: Vec<CheckpointView>,
+}
+
+/// Every signed checkpoint of the tenant's audit log, oldest first.
+#[utoipa::path(get, path = "/v1/audit/checkpoints", tag = "audit", security(("bearer" = [])),
+    responses((status = 200, body = CheckpointList), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_checkpoints(
+    State(state): State<AppState>,
+    caller: Authenticated,
+) -> Result<Json<CheckpointList>, ApiError> {
+    let stored = state
+        .identity
+        .list_audit_checkpoints(&caller.caller(), caller.principal.tenant_id)
+        .await?;
+    let items = stored
+        .iter()
+        .filter_map(|c| {
+            Some(CheckpointView::from(&heddle_audit::SignedCheckpoint {
+                checkpoint: heddle_audit::Checkpoint {
+                    tenant_id: c.tenant_id,
+                    tree_size: c.tree_size,
+                    root_hash: c.root_hash.as_slice().try_into().ok()?,
+                    chain_hash: c.chain_hash.as_slice().try_into().ok()?,
+                    issued_at: c.issued_at,
+                    key_id: c.key_id.clone(),
+                },
+                signature: c.signature.as_slice().try_into().ok()?,
+            }))
+        })
+        .collect();
+    Ok(Json(CheckpointList { items }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicKeyView {
+    key_id: String,
+    /// Base64 Ed25519 public key; pass it to `heddle audit verify --public-key`.
+    public_key: String,
+}
+
+/// The public keys the tenant's checkpoints are signed with.
+#[utoipa::path(get, path = "/v1/audit/public-keys", tag = "audit", security(("bearer" = [])),
+    responses((status = 200, body = Vec<PublicKeyView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn public_keys(
+    State(state): State<AppState>,
+    caller: Authenticated,
+) -> Result<Json<Vec<PublicKeyView>>, ApiError> {
+    let keys = state
+        .identity
+        .audit_public_keys(&caller.caller(), caller.principal.tenant_id)
+        .await?;
+    Ok(Json(
+        keys.iter()
+            .map(|key| PublicKeyView {
+                key_id: key.key_id(),
+                public_key: key.to_base64(),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct InclusionQuery {
+    /// The event's sequence number.
+    seq: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InclusionProofView {
+    seq: u64,
+    /// Hex leaf hash of the event.
+    leaf_hash: String,
+    /// Hex audit path, RFC 9162 §2.1.3.
+    proof: Vec<String>,
+    checkpoint: CheckpointView,
+}
+
+/// Proof that an event is in a signed tree (RFC 9162 inclusion proof).
+#[utoipa::path(get, path = "/v1/audit/proofs/inclusion", tag = "audit", security(("bearer" = [])), params(InclusionQuery),
+    responses((status = 200, body = InclusionProofView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn inclusion_proof(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiQuery(query): ApiQuery<InclusionQuery>,
+) -> Result<Json<InclusionProofView>, ApiError> {
+    let proof = state
+        .identity
+        .audit_inclusion_proof(&caller.caller(), caller.principal.tenant_id, query.seq)
+        .await?;
+    Ok(Json(InclusionProofView {
+        seq: proof.seq,
+        leaf_hash: hex(&proof.leaf_hash),
+        proof: proof.proof.iter().map(|h| hex(h)).collect(),
+        checkpoint: CheckpointView::from(&proof.checkpoint),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ConsistencyQuery {
+    /// Tree size of the older checkpoint.
+    from: u64,
+    /// Tree size of the newer checkpoint.
+    to: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsistencyProofView {
+    from: CheckpointView,
+    to: CheckpointView,
+    /// Hex consistency proof, RFC 9162 §2.1.4.
+    proof: Vec<String>,
+}
+
+/// Proof that a newer checkpoint extends an older one (RFC 9162 consistency proof).
+#[utoipa::path(get, path = "/v1/audit/proofs/consistency", tag = "audit", security(("bearer" = [])), params(ConsistencyQuery),
+    responses((status = 200, body = ConsistencyProofView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn consistency_proof(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiQuery(query): ApiQuery<ConsistencyQuery>,
+) -> Result<Json<ConsistencyProofView>, ApiError> {
+    let proof = state
+        .identity
+        .audit_consistency_proof(
+            &caller.caller(),
+            caller.principal.tenant_id,
+            query.from,
+            query.to,
+        )
+        .await?;
+    Ok(Json(ConsistencyProofView {
+        from: CheckpointView::from(&proof.from),
+        to: CheckpointView::from(&proof.to),
+        proof: proof.proof.iter().map(|h| hex(h)).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// First sequence number to include.
+    since: Option<u64>,
+}
+
+/// The tenant's audit log up to a fresh checkpoint, as `heddle-audit-export/1` JSON Lines,
+/// for `heddle audit verify`.
+#[utoipa::path(get, path = "/v1/audit/export", tag = "audit", security(("bearer" = [])), params(ExportQuery),
+    responses((status = 200, description = "JSON Lines export", content_type = "application/x-ndjson"),
+              (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let (bytes, _summary) = state
+        .identity
+        .export_audit_log(
+            &caller.caller(),
+            caller.principal.tenant_id,
+            query.since.unwrap_or(0),
+        )
+        .await?;
+    let mut response = axum::response::IntoResponse::into_response(bytes);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-ndjson"),
+    );
+    Ok(response)
+}

@@ -189,3 +189,194 @@ async fn sequence_numbers_are_contiguous_and_pages_walk_them() {
         "bootstrap, role keys and the five new keys"
     );
 }
+
+#[tokio::test]
+async fn checkpoints_and_proofs_verify_against_the_published_key() {
+    let server = TestServer::start().await;
+    let auditor =
+        |method: Method, path: &str| server.as_role(Role::ComplianceOfficer, method, path);
+    let first = json(
+        auditor(Method::POST, "/v1/audit/checkpoints")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    for i in 0..3 {
+        server
+            .as_role(Role::Admin, Method::POST, "/v1/api-keys")
+            .json(&serde_json::json!({"name": format!("p{i}"), "role": "viewer"}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let second = json(
+        auditor(Method::POST, "/v1/audit/checkpoints")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let (old_size, new_size) = (
+        first["tree_size"].as_u64().unwrap(),
+        second["tree_size"].as_u64().unwrap(),
+    );
+    assert!(new_size > old_size);
+    // Asking again without new events returns the same checkpoint.
+    let again = json(
+        auditor(Method::POST, "/v1/audit/checkpoints")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(again["tree_size"], second["tree_size"]);
+    assert_eq!(again["signature"], second["signature"]);
+
+    let keys = json(
+        auditor(Method::GET, "/v1/audit/public-keys")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let key =
+        heddle_crypto::PublicKey::from_base64(keys[0]["public_key"].as_str().unwrap()).unwrap();
+    let decode = |v: &Value| -> [u8; 32] {
+        heddle_crypto::hex_decode(v.as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    let root_of = |cp: &Value| -> [u8; 32] {
+        heddle_crypto::base64_decode(cp["root_hash"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    let signed =
+        heddle_audit::SignedCheckpoint::from_note(second["note"].as_str().unwrap()).unwrap();
+    heddle_audit::verify_checkpoint(&key, &signed).unwrap();
+
+    // Inclusion of an early event in the newest tree.
+    let proof = json(
+        auditor(Method::GET, "/v1/audit/proofs/inclusion?seq=1")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let path: Vec<[u8; 32]> = proof["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(decode)
+        .collect();
+    let size = proof["checkpoint"]["tree_size"].as_u64().unwrap();
+    heddle_audit::verify_inclusion(
+        &decode(&proof["leaf_hash"]),
+        1,
+        size,
+        &path,
+        &root_of(&proof["checkpoint"]),
+    )
+    .unwrap();
+
+    // Consistency between the two checkpoints.
+    let consistency = json(
+        auditor(
+            Method::GET,
+            &format!("/v1/audit/proofs/consistency?from={old_size}&to={new_size}"),
+        )
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    let path: Vec<[u8; 32]> = consistency["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(decode)
+        .collect();
+    heddle_audit::verify_consistency(
+        old_size,
+        new_size,
+        &root_of(&first),
+        &root_of(&second),
+        &path,
+    )
+    .unwrap();
+
+    // Unknown event or checkpoint: 404 problems.
+    expect_problem(
+        auditor(Method::GET, "/v1/audit/proofs/inclusion?seq=999999")
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    expect_problem(
+        auditor(Method::GET, "/v1/audit/proofs/consistency?from=1&to=999999")
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_export_verifies_offline_and_tampering_is_caught() {
+    let server = TestServer::start().await;
+    for i in 0..4 {
+        server
+            .as_role(Role::Admin, Method::POST, "/v1/api-keys")
+            .json(&serde_json::json!({"name": format!("e{i}"), "role": "viewer"}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let export = server
+        .as_role(Role::ComplianceOfficer, Method::GET, "/v1/audit/export")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.headers()["content-type"], "application/x-ndjson");
+    let text = export.text().await.unwrap();
+    let keys = json(
+        server
+            .as_role(
+                Role::ComplianceOfficer,
+                Method::GET,
+                "/v1/audit/public-keys",
+            )
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let key =
+        heddle_crypto::PublicKey::from_base64(keys[0]["public_key"].as_str().unwrap()).unwrap();
+    let report = heddle_audit::verify_export(text.as_bytes(), Some(&key)).unwrap();
+    assert!(report.events >= 10, "{report:?}");
+    assert_eq!(
+        report.unanchored(),
+        0,
+        "the export ends at a fresh checkpoint"
+    );
+
+    // One changed byte inside an event is caught and located.
+    let tampered = text.replacen("\"name\":\"e2\"", "\"name\":\"e3\"", 1);
+    assert_ne!(tampered, text);
+    let failure = heddle_audit::verify_export(tampered.as_bytes(), Some(&key)).unwrap_err();
+    assert!(failure.to_string().contains("seq"), "{failure}");
+}

@@ -40,9 +40,20 @@ impl TestServer {
             .await
             .unwrap();
         let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+        let vault = heddle_vault::Vault::new(
+            store.clone(),
+            heddle_crypto::MasterKey::generate().unwrap(),
+            Vec::new(),
+            clock.clone(),
+        );
         let identity = Identity::new(
             store.clone(),
-            heddle_audit_log::AuditLog::start(store, heddle_audit_log::AuditLogSettings::default()),
+            heddle_audit_log::AuditLog::start(
+                store,
+                clock.clone(),
+                heddle_audit_log::AuditLogSettings::default(),
+            ),
+            vault,
             PasswordHasher::fast_insecure_for_tests(),
             clock.clone(),
             IdentitySettings {
