@@ -13,12 +13,17 @@
 //! Invariants: an event handed to `record` is durable when `record` returns `Ok`; a failed
 //! batch fails every caller in it (nothing is acknowledged that was not committed).
 
+mod content;
 mod proofs;
+mod retention;
 mod sequencer;
+mod siem;
 mod writer;
 
+pub use content::{CONTENT_PURPOSE, ContentRecording, open_content, record_content};
 pub use proofs::{ConsistencyProof, ExportSummary, InclusionProof};
 pub use sequencer::MerkleSequencer;
+pub use siem::{SINK_CONFIG_PURPOSE, SiemSettings};
 pub use writer::{AuditLog, AuditLogError, AuditLogSettings};
 
 use heddle_store::NewAuditEvent;

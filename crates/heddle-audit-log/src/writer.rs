@@ -131,6 +131,32 @@ impl AuditLog {
     /// Signs a checkpoint for every tenant whose log grew, every `interval`, until the log
     /// is dropped. Safe in every process: a size checkpointed elsewhere is reused.
     pub fn spawn_checkpointer(&self, vault: heddle_vault::Vault, interval: Duration) {
+        self.spawn_periodic(interval, move |log| {
+            let vault = vault.clone();
+            async move {
+                let tenants = match log.inner.store.audit_tenants().await {
+                    Ok(tenants) => tenants,
+                    Err(error) => {
+                        tracing::warn!(error = %error, "listing audit tenants failed");
+                        return;
+                    }
+                };
+                for tenant_id in tenants {
+                    if let Err(error) = log.checkpoint(&vault, tenant_id).await {
+                        tracing::warn!(tenant = %tenant_id, error = %error, "audit checkpoint failed");
+                    }
+                }
+            }
+        });
+    }
+
+    /// Runs `round` every `interval` until the last handle to the log is dropped. The task
+    /// holds only a weak reference between rounds, so it never keeps the log alive.
+    pub(crate) fn spawn_periodic<F, Fut>(&self, interval: Duration, round: F)
+    where
+        F: Fn(AuditLog) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
         let log = Arc::downgrade(&self.inner);
         let mut alive = self.inner.alive.subscribe();
         tokio::spawn(async move {
@@ -140,19 +166,7 @@ impl AuditLog {
                     changed = alive.changed() => if changed.is_err() { break },
                 }
                 let Some(inner) = log.upgrade() else { break };
-                let log = AuditLog { inner };
-                let tenants = match log.inner.store.audit_tenants().await {
-                    Ok(tenants) => tenants,
-                    Err(error) => {
-                        tracing::warn!(error = %error, "listing audit tenants failed");
-                        continue;
-                    }
-                };
-                for tenant_id in tenants {
-                    if let Err(error) = log.checkpoint(&vault, tenant_id).await {
-                        tracing::warn!(tenant = %tenant_id, error = %error, "audit checkpoint failed");
-                    }
-                }
+                round(AuditLog { inner }).await;
             }
         });
     }

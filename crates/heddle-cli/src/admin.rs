@@ -296,3 +296,19 @@ pub async fn export_audit(
     );
     Ok(())
 }
+
+pub async fn purge_audit(config: &Config, tenant_slug: &str, before: &str) -> anyhow::Result<()> {
+    let cutoff =
+        time::OffsetDateTime::parse(before, &time::format_description::well_known::Rfc3339)
+            .with_context(|| format!("`{before}` is not an RFC 3339 time"))?;
+    let identity = open_identity(config).await?;
+    let tenant = identity.tenant_by_slug(tenant_slug).await?;
+    let purged = identity
+        .purge_audit_log(&Caller::local_operator(), tenant.id, cutoff)
+        .await?;
+    println!(
+        "purged {purged} audit event payload(s) of tenant `{}`; hashes and checkpoints kept",
+        tenant.slug
+    );
+    Ok(())
+}

@@ -77,6 +77,14 @@ enum AuditCommand {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Delete event payloads before a time (hashes and checkpoints stay; the log still verifies).
+    Purge {
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// RFC 3339 time; payloads of the log's prefix before it are deleted.
+        #[arg(long)]
+        before: String,
+    },
     /// Verify an export offline: every event, the chain, every checkpoint, the tail.
     Verify {
         file: PathBuf,
@@ -254,6 +262,9 @@ async fn run(cli: Cli) -> ExitCode {
             since,
             output,
         }) => admin::export_audit(&config, &tenant, since, output.as_deref()).await,
+        Command::Audit(AuditCommand::Purge { tenant, before }) => {
+            admin::purge_audit(&config, &tenant, &before).await
+        }
         // Handled before the runtime started.
         Command::Audit(AuditCommand::Verify { .. })
         | Command::Keys(KeysCommand::GenerateMaster) => Ok(()),

@@ -78,6 +78,13 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         identity.vault().clone(),
         Duration::from_secs(config.audit.checkpoint_interval_secs),
     );
+    identity
+        .audit_log()
+        .spawn_siem_delivery(identity.vault().clone(), config.siem_settings())?;
+    identity.audit_log().spawn_retention(
+        Duration::from_secs(u64::from(config.audit.retention_days) * 86_400),
+        Duration::from_secs(config.audit.retention_interval_secs),
+    );
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
     let listen = config.listen;
     let state =

@@ -63,6 +63,8 @@ pub(crate) struct Operation {
     /// Dotted verb: `user.create`, `api_key.revoke` …
     pub(crate) action: &'static str,
     pub(crate) target: Option<AuditTarget>,
+    /// The environment acted in, for environment-scoped resources such as secrets.
+    pub(crate) environment: Option<&'static str>,
 }
 
 impl Operation {
@@ -71,6 +73,7 @@ impl Operation {
             tenant_id,
             action,
             target: None,
+            environment: None,
         }
     }
 
@@ -124,7 +127,7 @@ impl Identity {
     ) -> AuditEvent {
         AuditEvent {
             tenant_id: operation.tenant_id,
-            environment: None,
+            environment: operation.environment.map(str::to_owned),
             actor,
             action: operation.action.to_owned(),
             target: operation.target.clone(),
@@ -387,5 +390,39 @@ fn audit_unavailable(error: heddle_audit_log::AuditLogError) -> IdentityError {
             }
         }
         other => IdentityError::AuditUnavailable(other.to_string()),
+    }
+}
+
+impl Identity {
+    /// Manual retention: deletes the payloads of the tenant's events before `cutoff` and
+    /// records who did it. Only the local operator (CLI) may; the API does not offer it.
+    pub async fn purge_audit_log(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+        cutoff: time::OffsetDateTime,
+    ) -> IdentityResult<u64> {
+        if !matches!(caller.actor, Actor::LocalOperator) {
+            return Err(IdentityError::Refused(
+                "manual audit purges run from the `heddle audit purge` command only".into(),
+            ));
+        }
+        let purged = self
+            .inner
+            .audit
+            .purge_before(tenant_id, cutoff)
+            .await
+            .map_err(audit_unavailable)?;
+        let event = self.audit_event(
+            caller,
+            &Operation::new(tenant_id, "audit.purge"),
+            AuditOutcome::Success,
+            details([
+                ("purged", Value::from(purged)),
+                ("before", Value::from(heddle_audit::format_utc(cutoff))),
+            ]),
+        );
+        self.record(&event).await;
+        Ok(purged)
     }
 }

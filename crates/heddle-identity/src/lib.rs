@@ -18,6 +18,8 @@ mod authz;
 mod bootstrap;
 mod error;
 mod policies;
+mod secrets;
+mod siem;
 mod tenants;
 mod users;
 pub mod validate;
@@ -38,6 +40,11 @@ pub use authn::{AuthFailure, IssuedAccessToken};
 pub use bootstrap::{BootstrapOutcome, DEFAULT_ADMIN_EMAIL, DemoAccount, OPERATOR_TENANT_SLUG};
 pub use error::IdentityError;
 pub use policies::CreatePolicy;
+pub use secrets::{
+    CreateSecret, MAX_SECRET_FIELD_LEN, MAX_SECRET_NAME_LEN, MAX_SECRET_VALUE_BYTES, SecretValue,
+    validate_secret_name,
+};
+pub use siem::CreateSiemSink;
 pub use tenants::{CreateTenant, CreatedTenant};
 pub use users::{CreateUser, UpdateUser};
 

@@ -220,7 +220,7 @@ fn parse_base_policies() -> Result<PolicySet, PolicyError> {
 
 #[cfg(test)]
 mod tests {
-    use heddle_types::{ApiKeyId, UserId};
+    use heddle_types::{ApiKeyId, Environment, SecretId, UserId};
 
     use super::*;
 
@@ -239,6 +239,11 @@ mod tests {
             Resource::ApiKey {
                 id: ApiKeyId::new(),
                 tenant_id,
+            },
+            Resource::Secret {
+                id: SecretId::new(),
+                tenant_id,
+                environment: Environment::Dev,
             },
         ];
         for action in Action::ALL {
@@ -280,6 +285,12 @@ mod tests {
                 custom("permit(principal, action, resource is Heddle::User);"),
                 custom(r#"forbid(principal, action in [Heddle::Action::"view_users"], resource);"#),
                 custom(
+                    r#"permit(principal in Heddle::Role::"Operator",
+                              action == Heddle::Action::"manage_secrets",
+                              resource is Heddle::Secret)
+                       when { resource.environment == "dev" };"#,
+                ),
+                custom(
                     r#"permit(principal, action == Heddle::Action::"manage_billing", resource);"#,
                 ),
             ])
@@ -312,6 +323,16 @@ mod tests {
                                     id: UserId::new(),
                                     tenant_id,
                                 },
+                                Resource::Secret {
+                                    id: SecretId::new(),
+                                    tenant_id,
+                                    environment: Environment::Dev,
+                                },
+                                Resource::Secret {
+                                    id: SecretId::new(),
+                                    tenant_id,
+                                    environment: Environment::Prod,
+                                },
                             ];
                             for resource in &resources {
                                 for action in Action::ALL {
@@ -336,7 +357,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(compared, 2 * 5 * 2 * 2 * 2 * 4 * Action::ALL.len());
+        assert_eq!(compared, 2 * 5 * 2 * 2 * 2 * 6 * Action::ALL.len());
     }
 
     #[test]
@@ -366,7 +387,7 @@ mod tests {
     #[test]
     fn every_base_policy_has_a_readable_id() {
         let authorizer = Authorizer::new().unwrap();
-        assert_eq!(authorizer.base_policy_ids.len(), 22);
+        assert_eq!(authorizer.base_policy_ids.len(), 29);
         assert!(
             authorizer
                 .base_policy_ids()

@@ -20,6 +20,7 @@ pub(crate) fn action_applies_to(action: Action, resource: &Resource) -> bool {
         Resource::Tenant(_) => action != ViewSelf,
         Resource::User { .. } => matches!(action, ManageUsers | ViewUsers | ViewSelf),
         Resource::ApiKey { .. } => matches!(action, ManageApiKeys | ViewSelf),
+        Resource::Secret { .. } => matches!(action, ManageSecrets | ViewSecrets),
     }
 }
 
@@ -28,6 +29,7 @@ pub(crate) fn resource_type_name(resource: &Resource) -> &'static str {
         Resource::Tenant(_) => "Tenant",
         Resource::User { .. } => "User",
         Resource::ApiKey { .. } => "ApiKey",
+        Resource::Secret { .. } => "Secret",
     }
 }
 
@@ -37,8 +39,9 @@ pub(crate) struct EntityCatalog {
     tenant_type: EntityTypeName,
     user_type: EntityTypeName,
     api_key_type: EntityTypeName,
-    /// Tenant, User, ApiKey: the order of `policy_index::resource_kind_index`.
-    resource_types: [EntityTypeName; 3],
+    secret_type: EntityTypeName,
+    /// Tenant, User, ApiKey, Secret: the order of `policy_index::resource_kind_index`.
+    resource_types: [EntityTypeName; 4],
     /// Indexed like [`Role::ALL`].
     roles: Vec<EntityUid>,
     /// Indexed like [`Action::ALL`].
@@ -63,12 +66,19 @@ impl EntityCatalog {
         let tenant_type = type_name("Heddle::Tenant")?;
         let user_type = type_name("Heddle::User")?;
         let api_key_type = type_name("Heddle::ApiKey")?;
+        let secret_type = type_name("Heddle::Secret")?;
         Ok(Self {
             principal_type: type_name("Heddle::Principal")?,
-            resource_types: [tenant_type.clone(), user_type.clone(), api_key_type.clone()],
+            resource_types: [
+                tenant_type.clone(),
+                user_type.clone(),
+                api_key_type.clone(),
+                secret_type.clone(),
+            ],
             tenant_type,
             user_type,
             api_key_type,
+            secret_type,
             roles: Role::ALL
                 .iter()
                 .map(|role| {
@@ -115,6 +125,7 @@ impl EntityCatalog {
             Resource::Tenant(id) => self.tenant_uid(id),
             Resource::User { id, .. } => uid(&self.user_type, id),
             Resource::ApiKey { id, .. } => uid(&self.api_key_type, id),
+            Resource::Secret { id, .. } => uid(&self.secret_type, id),
         }
     }
 
@@ -192,6 +203,26 @@ impl EntityCatalog {
                         "tenant",
                         RestrictedExpression::new_entity_uid(self.tenant_uid(tenant_id)),
                     )],
+                    None,
+                )?);
+            }
+            Resource::Secret {
+                tenant_id,
+                environment,
+                ..
+            } => {
+                entities.push(entity(
+                    resource_uid.clone(),
+                    [
+                        (
+                            "tenant",
+                            RestrictedExpression::new_entity_uid(self.tenant_uid(tenant_id)),
+                        ),
+                        (
+                            "environment",
+                            RestrictedExpression::new_string(environment.as_str().to_owned()),
+                        ),
+                    ],
                     None,
                 )?);
             }

@@ -15,13 +15,14 @@ use heddle_types::{Action, Resource};
 
 use crate::entities::EntityCatalog;
 
-const RESOURCE_KINDS: usize = 3;
+const RESOURCE_KINDS: usize = 4;
 
 const fn resource_kind_index(resource: &Resource) -> usize {
     match resource {
         Resource::Tenant(_) => 0,
         Resource::User { .. } => 1,
         Resource::ApiKey { .. } => 2,
+        Resource::Secret { .. } => 3,
     }
 }
 

@@ -70,19 +70,7 @@ pub async fn build_state(
         ),
         None => Arc::new(InMemoryRateLimiter::new()),
     };
-    let trusted_proxies = config
-        .http
-        .trusted_proxies
-        .iter()
-        .filter_map(|entry| {
-            entry.parse::<ipnet::IpNet>().ok().or_else(|| {
-                entry
-                    .parse::<std::net::IpAddr>()
-                    .ok()
-                    .map(ipnet::IpNet::from)
-            })
-        })
-        .collect();
+    let trusted_proxies = crate::config::parse_networks(&config.http.trusted_proxies);
     Ok(AppState {
         identity,
         limiter,

@@ -31,6 +31,7 @@ pub struct Config {
     pub bootstrap: BootstrapConfig,
     pub vault: VaultConfig,
     pub audit: AuditConfig,
+    pub siem: SiemConfig,
     /// RFC 9116 `/.well-known/security.txt`; not served when absent.
     pub security_txt: Option<SecurityTxtConfig>,
 }
@@ -50,6 +51,7 @@ impl Default for Config {
             bootstrap: BootstrapConfig::default(),
             vault: VaultConfig::default(),
             audit: AuditConfig::default(),
+            siem: SiemConfig::default(),
             security_txt: None,
         }
     }
@@ -192,12 +194,44 @@ pub struct VaultConfig {
 pub struct AuditConfig {
     /// How often each tenant's grown log gets a signed checkpoint.
     pub checkpoint_interval_secs: u64,
+    /// Audit event payloads older than this are purged (their hashes and the checkpoints
+    /// stay, so the rest still verifies).
+    pub retention_days: u32,
+    /// How often the retention job runs.
+    pub retention_interval_secs: u64,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
         Self {
             checkpoint_interval_secs: 300,
+            retention_days: 365,
+            retention_interval_secs: 3600,
+        }
+    }
+}
+
+/// Forwarding the audit log to SIEM sinks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiemConfig {
+    /// How often due sinks are looked for, in milliseconds.
+    pub delivery_interval_ms: u64,
+    /// First retry delay after a failure; doubles (with jitter) up to `retry_cap_secs`.
+    pub retry_base_ms: u64,
+    pub retry_cap_secs: u64,
+    /// Private or loopback addresses (CIDR) sinks may be at, e.g. an on-premises Splunk.
+    /// Everything private is refused otherwise (SSRF protection).
+    pub allow_private_addresses: Vec<String>,
+}
+
+impl Default for SiemConfig {
+    fn default() -> Self {
+        Self {
+            delivery_interval_ms: 2000,
+            retry_base_ms: 1000,
+            retry_cap_secs: 300,
+            allow_private_addresses: Vec::new(),
         }
     }
 }
@@ -325,7 +359,38 @@ fn describe_source(metadata: &figment::Metadata) -> String {
     }
 }
 
+/// IP addresses and CIDR ranges from configuration; entries that parse as neither are left
+/// out (validation has reported them already).
+pub fn parse_networks(entries: &[String]) -> Vec<ipnet::IpNet> {
+    entries
+        .iter()
+        .filter_map(|entry| {
+            entry.parse::<ipnet::IpNet>().ok().or_else(|| {
+                entry
+                    .parse::<std::net::IpAddr>()
+                    .ok()
+                    .map(ipnet::IpNet::from)
+            })
+        })
+        .collect()
+}
+
 impl Config {
+    /// Delivery settings for the audit log's SIEM worker.
+    pub fn siem_settings(&self) -> heddle_audit_log::SiemSettings {
+        let outbound = heddle_outbound::OutboundPolicy {
+            allow_private_addresses: parse_networks(&self.siem.allow_private_addresses),
+            ..heddle_outbound::OutboundPolicy::default()
+        };
+        heddle_audit_log::SiemSettings {
+            interval: std::time::Duration::from_millis(self.siem.delivery_interval_ms),
+            retry_base: std::time::Duration::from_millis(self.siem.retry_base_ms),
+            retry_cap: std::time::Duration::from_secs(self.siem.retry_cap_secs),
+            outbound,
+            ..heddle_audit_log::SiemSettings::default()
+        }
+    }
+
     /// Where the embedded setup keeps a generated master key, when none is configured.
     pub fn generated_master_key_path(&self) -> Option<PathBuf> {
         self.database_url
@@ -441,6 +506,26 @@ fn validate(config: &Config) -> Vec<(&'static str, String)> {
         problems.push((
             "bootstrap.admin_email",
             format!("`{}` is not a valid email", config.bootstrap.admin_email),
+        ));
+    }
+    if config.siem.delivery_interval_ms == 0 || config.siem.retry_base_ms == 0 {
+        problems.push((
+            "siem",
+            "delivery_interval_ms and retry_base_ms must be at least 1".to_owned(),
+        ));
+    }
+    for entry in &config.siem.allow_private_addresses {
+        if entry.parse::<ipnet::IpNet>().is_err() && entry.parse::<std::net::IpAddr>().is_err() {
+            problems.push((
+                "siem.allow_private_addresses",
+                format!("`{entry}` is not an IP address or CIDR range"),
+            ));
+        }
+    }
+    if config.audit.retention_days == 0 || config.audit.retention_interval_secs == 0 {
+        problems.push((
+            "audit.retention_days",
+            "retention_days and retention_interval_secs must be at least 1".to_owned(),
         ));
     }
     if config.audit.checkpoint_interval_secs == 0 {

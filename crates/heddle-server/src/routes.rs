@@ -7,6 +7,8 @@ pub mod keys;
 pub mod meta;
 pub mod policies;
 pub mod roles;
+pub mod secrets;
+pub mod siem;
 pub mod tenants;
 pub mod users;
 
@@ -38,6 +40,7 @@ use crate::problem::{ApiError, Problem};
         (name = "roles", description = "Roles and what they may do"),
         (name = "policies", description = "A tenant's custom Cedar policies"),
         (name = "audit", description = "The tenant's verifiable audit log"),
+        (name = "secrets", description = "Credentials kept sealed in the vault; values are write-only"),
     )
 )]
 struct ApiDoc;
@@ -88,6 +91,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::inclusion_proof))
         .routes(routes!(audit::consistency_proof))
         .routes(routes!(audit::export))
+        .routes(routes!(secrets::list_secrets, secrets::create_secret))
+        .routes(routes!(secrets::get_secret, secrets::delete_secret))
+        .routes(routes!(secrets::rotate_secret))
+        .routes(routes!(siem::list_sinks, siem::create_sink))
+        .routes(routes!(siem::delete_sink))
+        .routes(routes!(siem::resume_sink))
 }
 
 /// `?after=<cursor>&limit=<n>` on every list.

@@ -15,6 +15,8 @@ mod db_error;
 mod error;
 mod paging;
 pub mod postgres;
+mod secrets;
+mod siem;
 pub mod sqlite;
 mod vault;
 
@@ -32,6 +34,8 @@ pub use audit::{
     StoredAuditEvent, StoredCheckpoint,
 };
 pub use error::StoreError;
+pub use secrets::{NewSecret, SealedSecret, SecretFilter, SecretRotation, SecretStore};
+pub use siem::{NewSiemSink, SiemDeliveryUpdate, SiemStore, StoredSiemSink};
 pub use vault::{StoredDataKey, StoredSigningKey, VaultStore};
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -45,6 +49,8 @@ pub trait Store:
     + PolicyStore
     + AuditStore
     + VaultStore
+    + SiemStore
+    + SecretStore
     + HealthStore
 {
 }
@@ -57,6 +63,8 @@ impl<T> Store for T where
         + PolicyStore
         + AuditStore
         + VaultStore
+        + SiemStore
+        + SecretStore
         + HealthStore
 {
 }

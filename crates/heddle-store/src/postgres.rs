@@ -15,6 +15,8 @@
 #![doc = concat!("```sql\n", include_str!("postgres/app_role.sql"), "```")]
 
 mod audit;
+mod secrets;
+mod siem;
 mod vault;
 
 use std::str::FromStr;

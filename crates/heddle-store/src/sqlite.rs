@@ -8,6 +8,8 @@
 //! change writes its audit event into the outbox inside that same transaction.
 
 mod audit;
+mod secrets;
+mod siem;
 mod vault;
 
 use std::path::Path;
@@ -79,6 +81,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
+        if !in_memory {
+            // Turning a new file into WAL needs the only connection to it, and a pool opens
+            // connections concurrently (one would get SQLITE_BUSY without waiting): create,
+            // convert and migrate on a single connection first.
+            let first = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await?;
+            MIGRATOR.run(&first).await?;
+            first.close().await;
+        }
         // An in-memory database is shared between connections through SQLite's shared cache,
         // whose table locks ignore the busy timeout; one connection avoids them.
         let max_connections = if in_memory { 1 } else { MAX_CONNECTIONS };

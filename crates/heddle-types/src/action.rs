@@ -42,10 +42,14 @@ pub enum Action {
     ManageTenants,
     /// Read one's own identity; every authenticated principal may.
     ViewSelf,
+    /// Create, rotate and delete secrets (environment-scoped for builders).
+    ManageSecrets,
+    /// See secrets' metadata and masked form; never the value.
+    ViewSecrets,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 20] = [
         Action::ManageUsers,
         Action::ManageBilling,
         Action::CreateAgent,
@@ -64,6 +68,8 @@ impl Action {
         Action::ViewPolicies,
         Action::ManageTenants,
         Action::ViewSelf,
+        Action::ManageSecrets,
+        Action::ViewSecrets,
     ];
 
     /// The Cedar action id (`Heddle::Action::"manage_users"`), equal to the wire name.
@@ -87,6 +93,8 @@ impl Action {
             Action::ViewPolicies => "view_policies",
             Action::ManageTenants => "manage_tenants",
             Action::ViewSelf => "view_self",
+            Action::ManageSecrets => "manage_secrets",
+            Action::ViewSecrets => "view_secrets",
         }
     }
 }

@@ -97,6 +97,11 @@ typed_id!(
     AccessTokenId,
     "access token"
 );
+typed_id!(
+    /// A secret kept in the vault.
+    SecretId,
+    "secret"
+);
 
 #[cfg(test)]
 mod tests {

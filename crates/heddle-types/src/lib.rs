@@ -12,15 +12,17 @@ mod ids;
 mod principal;
 mod records;
 mod role;
+mod secrets;
 
 pub use action::Action;
 pub use audit::{
     ActorKind, AuditActor, AuditEvent, AuditOutcome, AuditTarget, IdentityMode, RequestContext,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{AccessTokenId, ApiKeyId, IdParseError, PolicyId, TenantId, UserId};
+pub use ids::{AccessTokenId, ApiKeyId, IdParseError, PolicyId, SecretId, TenantId, UserId};
 pub use principal::{Principal, PrincipalKind, Resource};
 pub use records::{
     AccessToken, ApiKey, MAX_PAGE_LIMIT, Page, PageRequest, Tenant, TenantPolicy, User,
 };
 pub use role::{Role, RoleParseError};
+pub use secrets::{Environment, EnvironmentParseError, Secret, SecretKind, SecretKindParseError};

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{ApiKeyId, Role, TenantId, UserId};
+use crate::{ApiKeyId, Environment, Role, SecretId, TenantId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -63,15 +63,29 @@ impl Principal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
     Tenant(TenantId),
-    User { id: UserId, tenant_id: TenantId },
-    ApiKey { id: ApiKeyId, tenant_id: TenantId },
+    User {
+        id: UserId,
+        tenant_id: TenantId,
+    },
+    ApiKey {
+        id: ApiKeyId,
+        tenant_id: TenantId,
+    },
+    /// A vault secret; its environment decides who may touch it.
+    Secret {
+        id: SecretId,
+        tenant_id: TenantId,
+        environment: Environment,
+    },
 }
 
 impl Resource {
     pub const fn tenant_id(&self) -> TenantId {
         match *self {
             Resource::Tenant(id) => id,
-            Resource::User { tenant_id, .. } | Resource::ApiKey { tenant_id, .. } => tenant_id,
+            Resource::User { tenant_id, .. }
+            | Resource::ApiKey { tenant_id, .. }
+            | Resource::Secret { tenant_id, .. } => tenant_id,
         }
     }
 }

@@ -12,4 +12,5 @@ mod harness;
 mod audit;
 mod commands;
 mod postgres;
+mod secrets;
 mod serve;

@@ -82,8 +82,9 @@ fn every_problem_is_reported_not_just_the_first() {
         "permit(principal, action, resource)\n\
          when { principal.department == \"sales\" && resource.colour == \"red\" };",
     );
-    // `department` once; `colour` once per resource type it could be read on.
-    assert_eq!(error.diagnostics.len(), 4, "{error}");
+    // `department` once; `colour` once per resource type it could be read on (tenant,
+    // user, API key, secret).
+    assert_eq!(error.diagnostics.len(), 5, "{error}");
     assert!(
         error.diagnostics[0].message.contains("department"),
         "{error}"

@@ -2,12 +2,14 @@
 
 mod custom_policies;
 mod matrix;
+mod secrets;
 
 use std::sync::LazyLock;
 
 use heddle_policy::Authorizer;
 use heddle_types::{
-    ApiKeyId, PolicyId, Principal, PrincipalKind, Resource, Role, TenantId, TenantPolicy, UserId,
+    ApiKeyId, Environment, PolicyId, Principal, PrincipalKind, Resource, Role, SecretId, TenantId,
+    TenantPolicy, UserId,
 };
 
 /// Built once: construction parses and validates, which is slow in debug builds.
@@ -41,8 +43,9 @@ fn user_in(role: Role, tenant_id: TenantId) -> Principal {
     principal(role, PrincipalKind::User, tenant_id, false)
 }
 
-/// Every kind of resource inside `tenant_id`, none of them the principal's own identity.
-fn resources_in(tenant_id: TenantId) -> [Resource; 3] {
+/// Every kind of resource inside `tenant_id`, none of them the principal's own identity. The
+/// secret is outside `prod`, where the role table holds as written (`secrets.rs` has `prod`).
+fn resources_in(tenant_id: TenantId) -> [Resource; 4] {
     [
         Resource::Tenant(tenant_id),
         Resource::User {
@@ -53,7 +56,16 @@ fn resources_in(tenant_id: TenantId) -> [Resource; 3] {
             id: ApiKeyId::new(),
             tenant_id,
         },
+        secret_in(tenant_id, Environment::Dev),
     ]
+}
+
+fn secret_in(tenant_id: TenantId, environment: Environment) -> Resource {
+    Resource::Secret {
+        id: SecretId::new(),
+        tenant_id,
+        environment,
+    }
 }
 
 fn tenant_policy(tenant_id: TenantId, cedar: &str) -> TenantPolicy {

@@ -1,10 +1,12 @@
 //! The role × action matrix, tenant isolation, view_self and the operator-only action.
 
 use heddle_policy::{Decision, TenantPolicySet};
-use heddle_types::{Action, ApiKeyId, Principal, PrincipalKind, Resource, Role, TenantId, UserId};
+use heddle_types::{
+    Action, ApiKeyId, Environment, Principal, PrincipalKind, Resource, Role, TenantId, UserId,
+};
 use proptest::prelude::*;
 
-use crate::{authorizer, principal, resources_in, tenant_policy, user_in};
+use crate::{authorizer, principal, resources_in, secret_in, tenant_policy, user_in};
 
 const Y: bool = true;
 const N: bool = false;
@@ -12,7 +14,8 @@ const N: bool = false;
 /// Written from seed 002's table and the brief's list of Heddle's own actions, not from the
 /// policy file. Columns: Admin, Builder, Operator, Viewer, ComplianceOfficer.
 /// `ManageTenants` is for a principal of a non-operator tenant; `ViewSelf` is tested apart.
-const EXPECTED: [(Action, [bool; 5]); 17] = [
+/// The secret rows hold on the tenant and on secrets outside `prod` (`secrets.rs` has `prod`).
+const EXPECTED: [(Action, [bool; 5]); 19] = [
     // Seed 002.
     (Action::ManageUsers, [Y, N, N, N, N]), // Manage team & users
     (Action::ManageBilling, [Y, N, N, N, N]), // Manage billing
@@ -32,6 +35,9 @@ const EXPECTED: [(Action, [bool; 5]); 17] = [
     (Action::ManagePolicies, [Y, N, N, N, N]),
     (Action::ViewPolicies, [Y, N, N, N, Y]),
     (Action::ManageTenants, [N, N, N, N, N]),
+    // Secrets: operators and compliance officers see metadata only; viewers nothing.
+    (Action::ManageSecrets, [Y, Y, N, N, N]),
+    (Action::ViewSecrets, [Y, Y, Y, N, Y]),
 ];
 
 const ROLE_COLUMNS: [Role; 5] = [
@@ -57,6 +63,9 @@ fn applies_to(action: Action, resource: &Resource) -> bool {
             Action::ManageUsers | Action::ViewUsers | Action::ViewSelf
         ),
         Resource::ApiKey { .. } => matches!(action, Action::ManageApiKeys | Action::ViewSelf),
+        Resource::Secret { .. } => {
+            matches!(action, Action::ManageSecrets | Action::ViewSecrets)
+        }
     }
 }
 
@@ -107,8 +116,9 @@ fn every_role_and_action_in_the_own_tenant_matches_the_seed_table() {
             }
         }
     }
-    // 5 roles × 2 kinds × (17 actions on the tenant + 2 on users + 1 on API keys).
-    assert_eq!(checked, 5 * 2 * 20);
+    // 5 roles × 2 kinds × (19 actions on the tenant + 2 on users + 1 on API keys + 2 on
+    // secrets).
+    assert_eq!(checked, 5 * 2 * 24);
 }
 
 #[test]
@@ -335,6 +345,19 @@ fn reference(
         Action::ManageTenants => {
             principal.operator_tenant && (principal.role == Role::Admin || custom.is_some())
         }
+        // Builders keep out of `prod`, whatever the table says.
+        Action::ManageSecrets | Action::ViewSecrets
+            if principal.role == Role::Builder
+                && matches!(
+                    resource,
+                    Resource::Secret {
+                        environment: Environment::Prod,
+                        ..
+                    }
+                ) =>
+        {
+            false
+        }
         _ => expected(principal.role, action).unwrap_or(false),
     }
 }
@@ -357,7 +380,7 @@ proptest! {
         is_api_key in any::<bool>(),
         operator in any::<bool>(),
         same_tenant in any::<bool>(),
-        resource_kind in 0..4u8,
+        resource_kind in 0..6u8,
         with_custom_permit in any::<bool>(),
     ) {
         let authorizer = authorizer();
@@ -369,6 +392,8 @@ proptest! {
             0 => Resource::Tenant(tenant_id),
             1 => Resource::User { id: UserId::new(), tenant_id },
             2 => Resource::ApiKey { id: ApiKeyId::new(), tenant_id },
+            3 => secret_in(tenant_id, Environment::Dev),
+            4 => secret_in(tenant_id, Environment::Prod),
             // The caller's own identity.
             _ => match kind {
                 PrincipalKind::User => Resource::User { id: UserId::from_uuid(caller.id), tenant_id },

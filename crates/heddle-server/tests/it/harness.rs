@@ -87,6 +87,10 @@ impl TestServer {
                 .unwrap();
             keys.push((role, issued.token.expose_secret().to_owned()));
         }
+        identity
+            .audit_log()
+            .spawn_siem_delivery(identity.vault().clone(), config.siem_settings())
+            .unwrap();
         let state = heddle_server::build_state(
             identity.clone(),
             config,

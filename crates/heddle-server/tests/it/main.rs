@@ -16,5 +16,7 @@ mod meta;
 mod policies;
 mod rate_limits;
 mod roles;
+mod secrets;
+mod siem;
 mod tenants;
 mod users;

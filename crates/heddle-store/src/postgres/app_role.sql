@@ -24,3 +24,9 @@ GRANT SELECT, INSERT, UPDATE ON audit_heads, audit_retention TO heddle_app;
 -- refuses restoring one); signing keys are added and never changed.
 GRANT SELECT, INSERT, UPDATE ON vault_data_keys TO heddle_app;
 GRANT SELECT, INSERT ON audit_signing_keys TO heddle_app;
+
+-- Secrets: created, rotated and soft-deleted (the value is forgotten, the row kept).
+GRANT SELECT, INSERT, UPDATE ON secrets TO heddle_app;
+
+-- SIEM sinks: configured, advanced and removed by the application.
+GRANT SELECT, INSERT, UPDATE, DELETE ON siem_sinks TO heddle_app;
