@@ -20,6 +20,19 @@ async fn every_route_by_every_role() {
         (Method::GET, "/v1/users", None, ADMIN_COMPLIANCE),
         (Method::GET, "/v1/policies", None, ADMIN_COMPLIANCE),
         (Method::GET, "/v1/audit/events", None, ADMIN_COMPLIANCE),
+        (Method::GET, "/v1/audit/sinks", None, ADMIN_COMPLIANCE),
+        (Method::GET, "/v1/audit/checkpoints", None, ADMIN_COMPLIANCE),
+        (
+            Method::GET,
+            "/v1/secrets",
+            None,
+            &[
+                Role::Admin,
+                Role::Builder,
+                Role::Operator,
+                Role::ComplianceOfficer,
+            ],
+        ),
         (Method::GET, "/v1/api-keys", None, ADMIN),
         (Method::GET, "/v1/tenants", None, ADMIN),
         // Bodies are invalid on purpose: authorization comes before validation for the
