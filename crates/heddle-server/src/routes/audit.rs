@@ -136,7 +136,7 @@ pub async fn list_audit_events(
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    heddle_crypto::hex_encode(bytes)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
