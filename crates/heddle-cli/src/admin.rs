@@ -35,7 +35,8 @@ pub async fn open_identity(config: &Config) -> anyhow::Result<Identity> {
     let (current, previous, source) = load_master_keys(config)?;
     if let MasterKeySource::Generated(path) = &source {
         println!(
-            "Generated a master key at {} (owner-only). Back it up and keep it apart from the              database: without it nothing in the vault can be read.",
+            "Generated a master key at {} (owner-only). Back it up and keep it apart from the \
+             database: without it nothing in the vault can be read.",
             path.display()
         );
     }
