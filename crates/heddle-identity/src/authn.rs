@@ -88,6 +88,11 @@ impl Identity {
         match outcome {
             Ok(principal) => Ok(principal),
             Err(Some(refusal)) => {
+                let credential_id = refusal.actor.id.clone().unwrap_or_default();
+                if !self.inner.refusal_throttle.should_record(&credential_id) {
+                    metrics::counter!("heddle_audit_refusals_suppressed_total").increment(1);
+                    return fail(refusal.reason);
+                }
                 let operation = Operation::new(refusal.tenant_id, refusal.action);
                 let event = self.event_as(
                     refusal.actor,

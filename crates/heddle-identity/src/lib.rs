@@ -21,6 +21,7 @@ mod policies;
 mod secrets;
 mod siem;
 mod tenants;
+mod throttle;
 mod users;
 pub mod validate;
 
@@ -100,6 +101,9 @@ struct Inner {
     /// Whether a tenant is the operator tenant. Fixed at creation, so safe to cache forever;
     /// saves a query on every authenticated request.
     operator_tenants: std::sync::RwLock<std::collections::HashMap<heddle_types::TenantId, bool>>,
+    /// A revoked or expired credential presented over and over is recorded once a minute,
+    /// so it cannot be used to flood the audit log.
+    refusal_throttle: throttle::RefusalThrottle,
 }
 
 impl Identity {
@@ -123,6 +127,9 @@ impl Identity {
                 settings,
                 policy_cache: authz::PolicyCache::default(),
                 operator_tenants: std::sync::RwLock::default(),
+                refusal_throttle: throttle::RefusalThrottle::new(std::time::Duration::from_secs(
+                    60,
+                )),
             }),
         })
     }

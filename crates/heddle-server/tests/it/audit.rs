@@ -380,3 +380,42 @@ async fn an_export_verifies_offline_and_tampering_is_caught() {
     let failure = heddle_audit::verify_export(tampered.as_bytes(), Some(&key)).unwrap_err();
     assert!(failure.to_string().contains("seq"), "{failure}");
 }
+
+#[tokio::test]
+async fn a_revoked_key_cannot_flood_the_audit_log() {
+    let server = TestServer::start().await;
+    let created = json(
+        server
+            .as_role(Role::Admin, Method::POST, "/v1/api-keys")
+            .json(&serde_json::json!({"name": "leaked", "role": "viewer"}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let id = created["key"]["id"].as_str().unwrap();
+    let token = created["token"].as_str().unwrap();
+    json(
+        server
+            .as_role(Role::Admin, Method::DELETE, &format!("/v1/api-keys/{id}"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    for _ in 0..5 {
+        let response = server
+            .request(Method::GET, "/v1/users/me")
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        expect_problem(response, 401).await;
+    }
+    let refusals = events(&server, "action=auth.api_key&outcome=denied").await;
+    assert_eq!(refusals.len(), 1, "recorded once per minute per credential");
+    assert_eq!(refusals[0]["event"]["details"]["reason"], "revoked");
+    assert_eq!(refusals[0]["event"]["actor"]["id"], id);
+}
