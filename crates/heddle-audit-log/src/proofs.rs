@@ -48,7 +48,7 @@ impl AuditLog {
         vault: &Vault,
         tenant_id: TenantId,
     ) -> Result<Option<SignedCheckpoint>, AuditLogError> {
-        self.flush().await?;
+        self.flush_tenant(tenant_id).await?;
         let store = self.store();
         let Some(head) = store.audit_head(tenant_id).await? else {
             return Ok(None);

@@ -17,7 +17,7 @@ impl AuditLog {
         tenant_id: TenantId,
         cutoff: OffsetDateTime,
     ) -> Result<u64, AuditLogError> {
-        self.flush().await?;
+        self.flush_tenant(tenant_id).await?;
         let store = self.store();
         let Some(head) = store.audit_head(tenant_id).await? else {
             return Ok(0);

@@ -193,13 +193,22 @@ impl AuditLog {
             .await?)
     }
 
-    /// A tenant's events after flushing the outbox, in sequence order.
+    /// Sequences one tenant's pending outbox rows now.
+    pub async fn flush_tenant(&self, tenant_id: TenantId) -> Result<u64, AuditLogError> {
+        Ok(self
+            .inner
+            .store
+            .drain_audit_outbox_for(tenant_id, &MerkleSequencer)
+            .await?)
+    }
+
+    /// A tenant's events after sequencing its outbox, in sequence order.
     pub async fn list(
         &self,
         tenant_id: TenantId,
         filter: &AuditFilter,
     ) -> Result<Vec<StoredAuditEvent>, AuditLogError> {
-        self.flush().await?;
+        self.flush_tenant(tenant_id).await?;
         Ok(self
             .inner
             .store

@@ -62,7 +62,7 @@ impl Identity {
             } else {
                 self.inner
                     .audit
-                    .flush()
+                    .flush_tenant(request.tenant_id)
                     .await
                     .map_err(|err| IdentityError::AuditUnavailable(err.to_string()))?;
                 self.inner

@@ -128,6 +128,13 @@ pub trait AuditStore: Send + Sync + std::fmt::Debug {
         max_tenants: u32,
     ) -> StoreResult<u64>;
 
+    /// Sequences one tenant's pending outbox rows now (before a read of that tenant's log).
+    async fn drain_audit_outbox_for(
+        &self,
+        tenant_id: TenantId,
+        sequencer: &dyn AuditSequencer,
+    ) -> StoreResult<u64>;
+
     /// Number of events waiting in the outbox (all tenants); for metrics and tests.
     async fn audit_outbox_len(&self) -> StoreResult<u64>;
 

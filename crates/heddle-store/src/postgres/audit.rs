@@ -352,6 +352,14 @@ impl AuditStore for PgStore {
         Ok(drained)
     }
 
+    async fn drain_audit_outbox_for(
+        &self,
+        tenant_id: TenantId,
+        sequencer: &dyn AuditSequencer,
+    ) -> StoreResult<u64> {
+        self.drain_tenant(tenant_id, sequencer).await
+    }
+
     async fn audit_outbox_len(&self) -> StoreResult<u64> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_outbox")
             .fetch_one(&self.pool)

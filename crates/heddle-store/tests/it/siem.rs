@@ -214,3 +214,44 @@ async fn failures_pause_or_schedule_and_resume_clears(db: TestDb) {
     assert_eq!(resumed.attempts, 0);
     assert_eq!(store.due_siem_sinks(at(1001)).await.unwrap().len(), 1);
 }
+
+conformance_tests!(draining_one_tenant_leaves_the_others_pending);
+
+async fn draining_one_tenant_leaves_the_others_pending(db: TestDb) {
+    let store = &*db.store;
+    let acme = tenant(store, "acme").await;
+    let other = tenant(store, "other").await;
+    let sequencer = crate::sequencer::TestSequencer;
+    store
+        .drain_audit_outbox(&sequencer, u32::MAX)
+        .await
+        .unwrap();
+    store
+        .create_siem_sink(new_sink(acme.id, "a"), event(acme.id, "c"))
+        .await
+        .unwrap();
+    store
+        .create_siem_sink(new_sink(other.id, "b"), event(other.id, "c"))
+        .await
+        .unwrap();
+    assert_eq!(store.audit_outbox_len().await.unwrap(), 2);
+    assert_eq!(
+        store
+            .drain_audit_outbox_for(acme.id, &sequencer)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.audit_outbox_len().await.unwrap(),
+        1,
+        "the other tenant still waits"
+    );
+    assert_eq!(
+        store
+            .drain_audit_outbox_for(acme.id, &sequencer)
+            .await
+            .unwrap(),
+        0
+    );
+}
