@@ -1,0 +1,13 @@
+//! Record ids, and access evaluation: table tests for the classic cases and property tests
+//! over random orgs.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+mod access_cases;
+mod access_props;
+mod fixture;
+mod record_id;
