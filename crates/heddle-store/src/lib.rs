@@ -15,6 +15,7 @@ mod db_error;
 mod error;
 mod paging;
 pub mod postgres;
+mod records;
 mod secrets;
 mod siem;
 pub mod sqlite;
@@ -34,6 +35,10 @@ pub use audit::{
     StoredAuditEvent, StoredCheckpoint,
 };
 pub use error::StoreError;
+pub use records::{
+    CustomerLink, RecordQueryError, RecordStore, Restriction, Visibility, VisibleRecord,
+    visibility_for,
+};
 pub use secrets::{NewSecret, SealedSecret, SecretFilter, SecretRotation, SecretStore};
 pub use siem::{NewSiemSink, SiemDeliveryUpdate, SiemStore, StoredSiemSink};
 pub use vault::{StoredDataKey, StoredSigningKey, VaultStore};
@@ -51,6 +56,7 @@ pub trait Store:
     + VaultStore
     + SiemStore
     + SecretStore
+    + RecordStore
     + HealthStore
 {
 }
@@ -65,6 +71,7 @@ impl<T> Store for T where
         + VaultStore
         + SiemStore
         + SecretStore
+        + RecordStore
         + HealthStore
 {
 }

@@ -15,6 +15,7 @@
 #![doc = concat!("```sql\n", include_str!("postgres/app_role.sql"), "```")]
 
 mod audit;
+mod records;
 mod secrets;
 mod siem;
 mod vault;

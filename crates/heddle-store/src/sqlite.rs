@@ -8,6 +8,7 @@
 //! change writes its audit event into the outbox inside that same transaction.
 
 mod audit;
+mod records;
 mod secrets;
 mod siem;
 mod vault;

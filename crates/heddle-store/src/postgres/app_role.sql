@@ -30,3 +30,6 @@ GRANT SELECT, INSERT, UPDATE ON secrets TO heddle_app;
 
 -- SIEM sinks: configured, advanced and removed by the application.
 GRANT SELECT, INSERT, UPDATE, DELETE ON siem_sinks TO heddle_app;
+
+-- Records: imported and queried by the application.
+GRANT SELECT, INSERT ON records TO heddle_app;

@@ -34,6 +34,7 @@ mod engines;
 mod fixtures;
 mod harness;
 mod policies;
+mod records;
 mod round_trips;
 mod secrets;
 mod sequencer;
