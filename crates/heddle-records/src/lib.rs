@@ -18,6 +18,7 @@ pub mod access;
 mod id;
 pub mod metadata;
 pub mod org;
+mod visibility;
 
 pub use access::{
     Access, AccessDenied, FieldAccess, NoRecords, RecordLookup, check_create, check_delete,
@@ -33,3 +34,4 @@ pub use org::{
     PermissionSet, PermissionSetId, Record, Role, RoleId, ShareAccess, ShareTarget, SharingRule,
     SharingRuleKind, UserId, UserKind,
 };
+pub use visibility::{CustomerLink, Restriction, Visibility, VisibilityError, visibility_for};

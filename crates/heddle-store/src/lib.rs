@@ -35,10 +35,7 @@ pub use audit::{
     StoredAuditEvent, StoredCheckpoint,
 };
 pub use error::StoreError;
-pub use records::{
-    CustomerLink, RecordQueryError, RecordStore, Restriction, Visibility, VisibleRecord,
-    visibility_for,
-};
+pub use records::{RecordQueryError, RecordStore, VisibleRecord};
 pub use secrets::{NewSecret, SealedSecret, SecretFilter, SecretRotation, SecretStore};
 pub use siem::{NewSiemSink, SiemDeliveryUpdate, SiemStore, StoredSiemSink};
 pub use vault::{StoredDataKey, StoredSigningKey, VaultStore};

@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use heddle_records::{Org, OrgUser, Record, RecordId, UserId, strip_inaccessible};
+use heddle_records::{
+    Org, OrgUser, Record, RecordId, Restriction, UserId, Visibility, strip_inaccessible,
+    visibility_for,
+};
 use heddle_types::TenantId;
 use sqlx::postgres::PgRow;
 use sqlx::types::{Json, JsonValue};
@@ -12,10 +15,9 @@ use time::OffsetDateTime;
 
 use super::PgStore;
 use super::audit::insert_outbox_event;
+
 use crate::db_error::{conflict_or_database, is_foreign_key_violation, not_found};
-use crate::records::{
-    RecordQueryError, RecordStore, Restriction, Seek, Visibility, VisibleRecord, visibility_for,
-};
+use crate::records::{RecordQueryError, RecordStore, Seek, VisibleRecord};
 use crate::{NewAuditEvent, StoreError, StoreResult};
 
 /// Rows per INSERT statement (7 parameters each, well below PostgreSQL's 65,535).
