@@ -123,8 +123,8 @@ pub async fn list_audit_events(
         .into_iter()
         .map(|stored| AuditEventView {
             seq: stored.seq,
-            leaf_hash: hex(&stored.leaf_hash),
-            chain_hash: hex(&stored.chain_hash),
+            leaf_hash: heddle_crypto::hex_encode(&stored.leaf_hash),
+            chain_hash: heddle_crypto::hex_encode(&stored.chain_hash),
             event: stored
                 .canonical
                 .as_deref()
@@ -133,10 +133,6 @@ pub async fn list_audit_events(
         })
         .collect();
     Ok(Json(AuditPage { items, next_cursor }))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    heddle_crypto::hex_encode(bytes)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -289,8 +285,8 @@ pub async fn inclusion_proof(
         .await?;
     Ok(Json(InclusionProofView {
         seq: proof.seq,
-        leaf_hash: hex(&proof.leaf_hash),
-        proof: proof.proof.iter().map(|h| hex(h)).collect(),
+        leaf_hash: heddle_crypto::hex_encode(proof.leaf_hash),
+        proof: proof.proof.iter().map(heddle_crypto::hex_encode).collect(),
         checkpoint: CheckpointView::from(&proof.checkpoint),
     }))
 }
@@ -333,7 +329,7 @@ pub async fn consistency_proof(
     Ok(Json(ConsistencyProofView {
         from: CheckpointView::from(&proof.from),
         to: CheckpointView::from(&proof.to),
-        proof: proof.proof.iter().map(|h| hex(h)).collect(),
+        proof: proof.proof.iter().map(heddle_crypto::hex_encode).collect(),
     }))
 }
 
