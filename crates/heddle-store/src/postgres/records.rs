@@ -3,10 +3,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use heddle_records::{
-    Org, OrgUser, Record, RecordId, Restriction, UserId, Visibility, strip_inaccessible,
-    visibility_for,
-};
+use heddle_records::{Org, OrgUser, Record, RecordId, UserId, strip_inaccessible};
 use heddle_types::TenantId;
 use sqlx::postgres::PgRow;
 use sqlx::types::{Json, JsonValue};
@@ -15,6 +12,7 @@ use time::OffsetDateTime;
 
 use super::PgStore;
 use super::audit::insert_outbox_event;
+use super::record_visibility::push_sharing_filter;
 
 use crate::db_error::{conflict_or_database, is_foreign_key_violation, not_found};
 use crate::records::{RecordQueryError, RecordStore, Seek, VisibleRecord};
@@ -34,53 +32,6 @@ fn record_from_row(row: &PgRow) -> StoreResult<Record> {
     })
 }
 
-/// Appends ` AND (…)` restricting `r` to what `restriction` opens.
-fn push_restriction(query: &mut QueryBuilder<Postgres>, restriction: &Restriction) {
-    query.push(" AND (r.owner_id = ANY(");
-    query.push_bind(restriction.owners.clone());
-    query.push(") OR r.id = ANY(");
-    query.push_bind(restriction.shared_ids.clone());
-    query.push(")");
-    for (field, value) in &restriction.criteria {
-        // Compared as jsonb's canonical text, not with jsonb `=`, which would equate `1` and
-        // `1.0` where the reference does not.
-        query.push(" OR (r.fields -> ");
-        query.push_bind(field.clone());
-        query.push(")::text = (");
-        query.push_bind(Json(value.clone()));
-        query.push("::jsonb)::text");
-    }
-    if let Some(link) = &restriction.customer_link {
-        // The value must parse as a record id equal to the contact's: its exact 15-character
-        // form, or an 18-character form whose suffix matches case-insensitively and whose
-        // first 15 characters are either exact or folded to one case (see `RecordId::parse`).
-        query.push(" OR (jsonb_typeof(r.fields -> ");
-        query.push_bind(link.field.clone());
-        query.push(") = 'string' AND (r.fields ->> ");
-        query.push_bind(link.field.clone());
-        query.push(") = ");
-        query.push_bind(link.contact_id.to_15().to_owned());
-        query.push(" OR (jsonb_typeof(r.fields -> ");
-        query.push_bind(link.field.clone());
-        query.push(") = 'string' AND (r.fields ->> ");
-        query.push_bind(link.field.clone());
-        query.push(") ~ '^[0-9A-Za-z]{18}$' AND upper(r.fields ->> ");
-        query.push_bind(link.field.clone());
-        query.push(") = ");
-        query.push_bind(link.contact_id.as_str().to_ascii_uppercase());
-        query.push(" AND (left(r.fields ->> ");
-        query.push_bind(link.field.clone());
-        query.push(", 15) IN (");
-        query.push_bind(link.contact_id.to_15().to_owned());
-        query.push(", lower(left(r.fields ->> ");
-        query.push_bind(link.field.clone());
-        query.push(", 15)), upper(left(r.fields ->> ");
-        query.push_bind(link.field.clone());
-        query.push(", 15))))))");
-    }
-    query.push(")");
-}
-
 impl PgStore {
     async fn select_visible(
         &self,
@@ -90,11 +41,6 @@ impl PgStore {
         object: &str,
         seek: Seek<'_>,
     ) -> Result<Vec<VisibleRecord>, RecordQueryError> {
-        let restriction = match visibility_for(org, user, object)? {
-            Visibility::None => return Ok(Vec::new()),
-            Visibility::All => None,
-            Visibility::Restricted(restriction) => Some(restriction),
-        };
         let mut query = QueryBuilder::<Postgres>::new(
             "SELECT r.id, r.object, r.owner_id, r.fields FROM records r WHERE r.tenant_id = ",
         );
@@ -115,8 +61,8 @@ impl PgStore {
                 1
             }
         };
-        if let Some(restriction) = &restriction {
-            push_restriction(&mut query, restriction);
+        if !push_sharing_filter(&mut query, org, user, object)? {
+            return Ok(Vec::new());
         }
         query.push(" ORDER BY r.id LIMIT ");
         query.push_bind(i64::from(limit));

@@ -3,10 +3,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use heddle_records::{
-    Org, OrgUser, Record, RecordId, Restriction, UserId, Visibility, strip_inaccessible,
-    visibility_for,
-};
+use heddle_records::{Org, OrgUser, Record, RecordId, UserId, strip_inaccessible};
 use heddle_types::TenantId;
 use sqlx::sqlite::SqliteRow;
 use sqlx::types::{Json, JsonValue};
@@ -14,6 +11,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 
 use super::audit::insert_outbox_event;
+use super::record_visibility::push_sharing_filter;
 use super::{BEGIN_IMMEDIATE, SqliteStore, to_micros};
 
 use crate::db_error::{conflict_or_database, is_foreign_key_violation, not_found};
@@ -34,47 +32,6 @@ fn record_from_row(row: &SqliteRow) -> StoreResult<Record> {
     })
 }
 
-/// Appends ` AND (…)` restricting `r` to what `restriction` opens.
-fn push_restriction(query: &mut QueryBuilder<Sqlite>, restriction: &Restriction) {
-    query.push(" AND (r.owner_id IN (SELECT value FROM json_each(");
-    query.push_bind(Json(restriction.owners.clone()));
-    query.push(")) OR r.id IN (SELECT value FROM json_each(");
-    query.push_bind(Json(restriction.shared_ids.clone()));
-    query.push("))");
-    for (field, value) in &restriction.criteria {
-        // `->` renders the stored value as JSON text, `json()` the rule's: equal texts are
-        // equal values.
-        query.push(" OR EXISTS (SELECT 1 FROM json_each(r.fields) j WHERE j.key = ");
-        query.push_bind(field.clone());
-        query.push(" AND (r.fields -> j.fullkey) = json(");
-        query.push_bind(Json(value.clone()));
-        query.push("))");
-    }
-    if let Some(link) = &restriction.customer_link {
-        // The value must parse as a record id equal to the contact's: its exact 15-character
-        // form, or an 18-character form whose suffix matches case-insensitively and whose
-        // first 15 characters are either exact or folded to one case (see `RecordId::parse`).
-        let canonical = link.contact_id.as_str();
-        query.push(
-            " OR EXISTS (SELECT 1 FROM json_each(r.fields) j WHERE j.type = 'text' AND j.key = ",
-        );
-        query.push_bind(link.field.clone());
-        query.push(" AND (j.value = ");
-        query.push_bind(link.contact_id.to_15().to_owned());
-        query.push(
-            " OR (length(j.value) = 18 AND j.value NOT GLOB '*[^0-9A-Za-z]*' AND upper(j.value) = ",
-        );
-        query.push_bind(canonical.to_ascii_uppercase());
-        query.push(" AND (substr(j.value, 1, 15) = ");
-        query.push_bind(link.contact_id.to_15().to_owned());
-        query.push(
-            " OR substr(j.value, 1, 15) = lower(substr(j.value, 1, 15)) \
-             OR substr(j.value, 1, 15) = upper(substr(j.value, 1, 15))))))",
-        );
-    }
-    query.push(")");
-}
-
 impl SqliteStore {
     async fn select_visible(
         &self,
@@ -84,11 +41,6 @@ impl SqliteStore {
         object: &str,
         seek: Seek<'_>,
     ) -> Result<Vec<VisibleRecord>, RecordQueryError> {
-        let restriction = match visibility_for(org, user, object)? {
-            Visibility::None => return Ok(Vec::new()),
-            Visibility::All => None,
-            Visibility::Restricted(restriction) => Some(restriction),
-        };
         let mut query = QueryBuilder::<Sqlite>::new(
             "SELECT r.id, r.object, r.owner_id, r.fields FROM records r WHERE r.tenant_id = ",
         );
@@ -109,8 +61,8 @@ impl SqliteStore {
                 1
             }
         };
-        if let Some(restriction) = &restriction {
-            push_restriction(&mut query, restriction);
+        if !push_sharing_filter(&mut query, org, user, object)? {
+            return Ok(Vec::new());
         }
         query.push(" ORDER BY r.id LIMIT ");
         query.push_bind(i64::from(limit));
