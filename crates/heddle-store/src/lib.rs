@@ -15,6 +15,7 @@ mod db_error;
 mod error;
 mod paging;
 pub mod postgres;
+mod record_orgs;
 mod records;
 mod secrets;
 mod siem;
@@ -35,6 +36,7 @@ pub use audit::{
     StoredAuditEvent, StoredCheckpoint,
 };
 pub use error::StoreError;
+pub use record_orgs::{RecordOrgStore, StoredRecordOrg};
 pub use records::{RecordQueryError, RecordStore, VisibleRecord};
 pub use secrets::{NewSecret, SealedSecret, SecretFilter, SecretRotation, SecretStore};
 pub use siem::{NewSiemSink, SiemDeliveryUpdate, SiemStore, StoredSiemSink};
@@ -54,6 +56,7 @@ pub trait Store:
     + SiemStore
     + SecretStore
     + RecordStore
+    + RecordOrgStore
     + HealthStore
 {
 }
@@ -69,6 +72,7 @@ impl<T> Store for T where
         + SiemStore
         + SecretStore
         + RecordStore
+        + RecordOrgStore
         + HealthStore
 {
 }

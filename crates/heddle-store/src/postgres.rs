@@ -15,6 +15,7 @@
 #![doc = concat!("```sql\n", include_str!("postgres/app_role.sql"), "```")]
 
 mod audit;
+mod record_orgs;
 mod record_visibility;
 mod records;
 mod secrets;

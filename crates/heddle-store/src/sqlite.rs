@@ -8,6 +8,7 @@
 //! change writes its audit event into the outbox inside that same transaction.
 
 mod audit;
+mod record_orgs;
 mod record_visibility;
 mod records;
 mod secrets;

@@ -46,10 +46,17 @@ pub enum Action {
     ManageSecrets,
     /// See secrets' metadata and masked form; never the value.
     ViewSecrets,
+    /// Read and write business records through the record API, as oneself: the tenant's
+    /// record org (sharing, CRUD, field-level security) decides which records and fields.
+    UseRecords,
+    /// See the tenant's record org (users, roles, profiles, sharing rules, objects).
+    ViewRecordOrg,
+    /// Replace the tenant's record org and import records.
+    ManageRecordOrg,
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 23] = [
         Action::ManageUsers,
         Action::ManageBilling,
         Action::CreateAgent,
@@ -70,6 +77,9 @@ impl Action {
         Action::ViewSelf,
         Action::ManageSecrets,
         Action::ViewSecrets,
+        Action::UseRecords,
+        Action::ViewRecordOrg,
+        Action::ManageRecordOrg,
     ];
 
     /// The Cedar action id (`Heddle::Action::"manage_users"`), equal to the wire name.
@@ -95,6 +105,9 @@ impl Action {
             Action::ViewSelf => "view_self",
             Action::ManageSecrets => "manage_secrets",
             Action::ViewSecrets => "view_secrets",
+            Action::UseRecords => "use_records",
+            Action::ViewRecordOrg => "view_record_org",
+            Action::ManageRecordOrg => "manage_record_org",
         }
     }
 }

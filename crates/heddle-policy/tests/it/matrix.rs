@@ -15,7 +15,7 @@ const N: bool = false;
 /// policy file. Columns: Admin, Builder, Operator, Viewer, ComplianceOfficer.
 /// `ManageTenants` is for a principal of a non-operator tenant; `ViewSelf` is tested apart.
 /// The secret rows hold on the tenant and on secrets outside `prod` (`secrets.rs` has `prod`).
-const EXPECTED: [(Action, [bool; 5]); 19] = [
+const EXPECTED: [(Action, [bool; 5]); 22] = [
     // Seed 002.
     (Action::ManageUsers, [Y, N, N, N, N]), // Manage team & users
     (Action::ManageBilling, [Y, N, N, N, N]), // Manage billing
@@ -38,6 +38,10 @@ const EXPECTED: [(Action, [bool; 5]); 19] = [
     // Secrets: operators and compliance officers see metadata only; viewers nothing.
     (Action::ManageSecrets, [Y, Y, N, N, N]),
     (Action::ViewSecrets, [Y, Y, Y, N, Y]),
+    // Records: every person uses them as themselves (API keys: see `expected_decision`).
+    (Action::UseRecords, [Y, Y, Y, Y, Y]),
+    (Action::ViewRecordOrg, [Y, Y, N, N, Y]),
+    (Action::ManageRecordOrg, [Y, N, N, N, N]),
 ];
 
 const ROLE_COLUMNS: [Role; 5] = [
@@ -88,7 +92,9 @@ fn every_role_and_action_in_the_own_tenant_matches_the_seed_table() {
         for kind in [PrincipalKind::User, PrincipalKind::ApiKey] {
             let principal = principal(role, kind, tenant, false);
             for (action, _) in EXPECTED {
-                let want = expected(role, action).unwrap();
+                // The record API needs a person (`reference` says the same).
+                let want = expected(role, action).unwrap()
+                    && !(action == Action::UseRecords && kind == PrincipalKind::ApiKey);
                 for resource in resources_in(tenant) {
                     if !applies_to(action, &resource) {
                         continue;
@@ -116,9 +122,9 @@ fn every_role_and_action_in_the_own_tenant_matches_the_seed_table() {
             }
         }
     }
-    // 5 roles × 2 kinds × (19 actions on the tenant + 2 on users + 1 on API keys + 2 on
+    // 5 roles × 2 kinds × (22 actions on the tenant + 2 on users + 1 on API keys + 2 on
     // secrets).
-    assert_eq!(checked, 5 * 2 * 24);
+    assert_eq!(checked, 5 * 2 * 27);
 }
 
 #[test]
@@ -345,6 +351,8 @@ fn reference(
         Action::ManageTenants => {
             principal.operator_tenant && (principal.role == Role::Admin || custom.is_some())
         }
+        // An API key has no person behind it, so no record identity.
+        Action::UseRecords => principal.kind == PrincipalKind::User,
         // Builders keep out of `prod`, whatever the table says.
         Action::ManageSecrets | Action::ViewSecrets
             if principal.role == Role::Builder

@@ -31,5 +31,7 @@ GRANT SELECT, INSERT, UPDATE ON secrets TO heddle_app;
 -- SIEM sinks: configured, advanced and removed by the application.
 GRANT SELECT, INSERT, UPDATE, DELETE ON siem_sinks TO heddle_app;
 
--- Records: imported and queried by the application.
-GRANT SELECT, INSERT ON records TO heddle_app;
+-- Records: imported, queried and written by the application; the record org is replaced
+-- by version.
+GRANT SELECT, INSERT, UPDATE, DELETE ON records TO heddle_app;
+GRANT SELECT, INSERT, UPDATE ON record_orgs TO heddle_app;

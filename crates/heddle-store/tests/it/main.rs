@@ -34,6 +34,7 @@ mod engines;
 mod fixtures;
 mod harness;
 mod policies;
+mod record_orgs;
 mod records;
 mod round_trips;
 mod secrets;
