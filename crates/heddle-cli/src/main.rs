@@ -3,6 +3,7 @@
 //! database directly as the local operator.
 
 mod admin;
+mod records;
 mod serve;
 mod verify;
 
@@ -62,6 +63,33 @@ enum Command {
     /// Export and verify the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Apply a record org and import business records.
+    #[command(subcommand)]
+    Records(RecordsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RecordsCommand {
+    /// Validate a record org (YAML) and make it the tenant's; every problem is listed with its
+    /// file, line or path.
+    Apply {
+        /// The org file, e.g. examples/demo-org/org.yaml.
+        #[arg(long, short = 'f')]
+        file: PathBuf,
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+    /// Import records of one object from CSV (header row: Id, OwnerId, field API names) or
+    /// JSON (an array or JSON Lines); all rows or none.
+    Import {
+        /// The object's API name, e.g. Account.
+        #[arg(long)]
+        object: String,
+        /// A .csv, .json, .jsonl or .ndjson file.
+        file: PathBuf,
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,6 +293,14 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Audit(AuditCommand::Purge { tenant, before }) => {
             admin::purge_audit(&config, &tenant, &before).await
         }
+        Command::Records(RecordsCommand::Apply { file, tenant }) => {
+            records::apply(&config, &tenant, &file).await
+        }
+        Command::Records(RecordsCommand::Import {
+            object,
+            file,
+            tenant,
+        }) => records::import(&config, &tenant, &object, &file).await,
         // Handled before the runtime started.
         Command::Audit(AuditCommand::Verify { .. })
         | Command::Keys(KeysCommand::GenerateMaster) => Ok(()),

@@ -72,6 +72,20 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
                 );
             }
         }
+        let people = crate::records::seed_demo_org(&identity).await?;
+        if !people.is_empty() {
+            println!(
+                "Demo org loaded (examples/demo-org: Northwind Outfitters, ~2,000 records). \
+                 Its people (shown once):"
+            );
+            for person in people {
+                println!(
+                    "  {:<36} password {}",
+                    person.email,
+                    person.password.expose_secret()
+                );
+            }
+        }
     }
 
     identity.audit_log().spawn_checkpointer(

@@ -35,7 +35,7 @@ impl Caller {
         Self::new(Actor::LocalOperator, RequestContext::default())
     }
 
-    pub(crate) fn audit_actor(&self) -> AuditActor {
+    pub fn audit_actor(&self) -> AuditActor {
         match &self.actor {
             Actor::Principal(principal) => AuditActor {
                 kind: match principal.kind {

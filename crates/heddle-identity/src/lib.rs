@@ -150,7 +150,8 @@ impl Identity {
         &self.inner.authorizer
     }
 
-    fn now(&self) -> time::OffsetDateTime {
+    /// The current time from the injected clock.
+    pub fn now(&self) -> time::OffsetDateTime {
         self.inner.clock.now()
     }
 }

@@ -561,7 +561,7 @@ fn is_linked(object: &ObjectDef, record: &Record, contact_id: &RecordId) -> bool
     }
 }
 
-fn owns_or_manages(org: &Org, user: &OrgUser, owner_id: &UserId) -> bool {
+pub(crate) fn owns_or_manages(org: &Org, user: &OrgUser, owner_id: &UserId) -> bool {
     &user.id == owner_id
         || org
             .user(owner_id)
@@ -569,7 +569,7 @@ fn owns_or_manages(org: &Org, user: &OrgUser, owner_id: &UserId) -> bool {
 }
 
 /// Whether `user`'s role is strictly above `other`'s role.
-fn is_above(org: &Org, user: &OrgUser, other: &OrgUser) -> bool {
+pub(crate) fn is_above(org: &Org, user: &OrgUser, other: &OrgUser) -> bool {
     match (&user.role, &other.role) {
         (Some(mine), Some(theirs)) => is_strict_ancestor(org, mine, theirs),
         _ => false,
@@ -594,7 +594,7 @@ fn in_role_or_below(org: &Org, role: Option<&RoleId>, top: &RoleId) -> bool {
 }
 
 /// Membership without the hierarchy (who a rule's `owned_by` selects).
-fn is_member(org: &Org, user: &OrgUser, target: &ShareTarget) -> bool {
+pub(crate) fn is_member(org: &Org, user: &OrgUser, target: &ShareTarget) -> bool {
     match target {
         ShareTarget::Role(r) => user.role.as_ref() == Some(r),
         ShareTarget::RoleAndSubordinates(r) => in_role_or_below(org, user.role.as_ref(), r),
@@ -603,7 +603,7 @@ fn is_member(org: &Org, user: &OrgUser, target: &ShareTarget) -> bool {
 }
 
 /// Whether a share to `target` reaches `user`: members, plus everyone above a member's role.
-fn reaches(org: &Org, user: &OrgUser, target: &ShareTarget) -> bool {
+pub(crate) fn reaches(org: &Org, user: &OrgUser, target: &ShareTarget) -> bool {
     if is_member(org, user, target) {
         return true;
     }

@@ -38,6 +38,8 @@ pub struct Quotas {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub identity: Identity,
+    /// Business records as the caller (the embedded record store).
+    pub records: heddle_recordsource::EmbeddedRecords,
     pub limiter: Arc<dyn RateLimiter>,
     pub quotas: Quotas,
     pub config: Arc<Config>,
@@ -72,6 +74,10 @@ pub async fn build_state(
     };
     let trusted_proxies = crate::config::parse_networks(&config.http.trusted_proxies);
     Ok(AppState {
+        records: heddle_recordsource::EmbeddedRecords::new(
+            identity.clone(),
+            heddle_recordsource::RecordSettings::default(),
+        ),
         identity,
         limiter,
         quotas: Quotas {
@@ -105,7 +111,13 @@ fn cors_layer(config: &Config) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

@@ -258,3 +258,100 @@ impl From<IdentityError> for ApiError {
         problem.into()
     }
 }
+
+impl From<heddle_recordsource::RecordError> for ApiError {
+    fn from(err: heddle_recordsource::RecordError) -> Self {
+        use heddle_recordsource::RecordError;
+        let problem = match err {
+            RecordError::Identity(identity) => return identity.into(),
+            RecordError::NoRecordOrg => Problem::new(
+                StatusCode::CONFLICT,
+                "no-record-org",
+                "No record org",
+                "This tenant has no record org yet. An admin applies one with PUT /v1/record-org \
+                 or `heddle records apply`.",
+            ),
+            RecordError::InvalidOrg(errors) => {
+                tracing::error!(
+                    problems = errors.len(),
+                    "the stored record org does not build"
+                );
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "invalid-record-org",
+                    "Record org unusable",
+                    "The tenant's stored record org no longer validates; an admin re-applies a \
+                     corrected one (GET /v1/record-org shows it).",
+                )
+            }
+            RecordError::InvalidConfig(errors) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-record-org",
+                "Invalid record org",
+                format!(
+                    "The record org has {} problem(s); nothing was applied. See `errors`.",
+                    errors.len()
+                ),
+            )
+            .with_errors(
+                errors
+                    .into_iter()
+                    .map(|e| FieldError {
+                        pointer: e.path,
+                        detail: e.message,
+                    })
+                    .collect(),
+            ),
+            RecordError::NoRecordIdentity(message) => Problem::new(
+                StatusCode::FORBIDDEN,
+                "no-record-identity",
+                "No record identity",
+                message,
+            ),
+            RecordError::NotFound { what } => Problem::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                format!("No {what} exists that you may see."),
+            ),
+            RecordError::Denied(message) => Problem::new(
+                StatusCode::FORBIDDEN,
+                "record-access-denied",
+                "Not allowed by the record org",
+                message,
+            ),
+            RecordError::InvalidQuery(error) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-record-query",
+                "Invalid record query",
+                format!("{error}."),
+            ),
+            RecordError::InvalidValue(error) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-record-value",
+                "Invalid field value",
+                format!("{error}."),
+            ),
+            RecordError::Invalid(message) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-request",
+                "Invalid request",
+                message,
+            ),
+            RecordError::Conflict(message) => {
+                Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", message)
+            }
+            RecordError::Store(error) => {
+                tracing::error!(error = %error, "storage error");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage-unavailable",
+                    "Storage unavailable",
+                    "The database did not complete the request. Retry, and quote the request id \
+                     if it persists.",
+                )
+            }
+        };
+        problem.into()
+    }
+}

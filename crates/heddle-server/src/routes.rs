@@ -6,6 +6,7 @@ pub mod health;
 pub mod keys;
 pub mod meta;
 pub mod policies;
+pub mod records;
 pub mod roles;
 pub mod secrets;
 pub mod siem;
@@ -41,6 +42,7 @@ use crate::problem::{ApiError, Problem};
         (name = "policies", description = "A tenant's custom Cedar policies"),
         (name = "audit", description = "The tenant's verifiable audit log"),
         (name = "secrets", description = "Credentials kept sealed in the vault; values are write-only"),
+        (name = "records", description = "Business records as the caller: sharing, CRUD and field-level security of the tenant's record org apply"),
     )
 )]
 struct ApiDoc;
@@ -97,6 +99,16 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(siem::list_sinks, siem::create_sink))
         .routes(routes!(siem::delete_sink))
         .routes(routes!(siem::resume_sink))
+        .routes(routes!(records::list_objects))
+        .routes(routes!(records::describe_object))
+        .routes(routes!(records::list_records, records::create_record))
+        .routes(routes!(records::query_records))
+        .routes(routes!(
+            records::get_record,
+            records::update_record,
+            records::delete_record
+        ))
+        .routes(routes!(records::get_record_org, records::apply_record_org))
 }
 
 /// `?after=<cursor>&limit=<n>` on every list.

@@ -37,7 +37,7 @@ pub use audit::{
 };
 pub use error::StoreError;
 pub use record_orgs::{RecordOrgStore, StoredRecordOrg};
-pub use records::{RecordQueryError, RecordStore, VisibleRecord};
+pub use records::{QueryPage, RecordQueryError, RecordStore, RecordWriteError, VisibleRecord};
 pub use secrets::{NewSecret, SealedSecret, SecretFilter, SecretRotation, SecretStore};
 pub use siem::{NewSiemSink, SiemDeliveryUpdate, SiemStore, StoredSiemSink};
 pub use vault::{StoredDataKey, StoredSigningKey, VaultStore};

@@ -16,7 +16,9 @@
 
 mod audit;
 mod record_orgs;
+mod record_query;
 mod record_visibility;
+mod record_writes;
 mod records;
 mod secrets;
 mod siem;

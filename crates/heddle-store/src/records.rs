@@ -4,9 +4,12 @@
 //! turns it into a filter the database applies with bound values, and field-level security is
 //! applied afterwards with [`heddle_records::strip_inaccessible`].
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
-use heddle_records::{Org, OrgUser, Record, RecordId, VisibilityError};
+use heddle_records::{AccessDenied, Org, OrgUser, OrgWideDefault, Record, RecordId};
 use heddle_types::TenantId;
+use sqlx::types::JsonValue;
 use time::OffsetDateTime;
 
 use crate::{NewAuditEvent, StoreError, StoreResult};
@@ -21,20 +24,44 @@ pub struct VisibleRecord {
 /// Why a user-mode read failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordQueryError {
-    #[error(
-        "object `{object}` is controlled by its parent; user-mode reads of it are not supported yet"
-    )]
-    ControlledByParent { object: String },
+    /// The query names an object or field this user may not read (the store re-checks what
+    /// [`heddle_records::validate_query`] checked).
+    #[error(transparent)]
+    Query(#[from] heddle_records::QueryError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-impl From<VisibilityError> for RecordQueryError {
-    fn from(err: VisibilityError) -> Self {
-        match err {
-            VisibilityError::ControlledByParent { object } => Self::ControlledByParent { object },
-            other => Self::Store(StoreError::Corrupt(other.to_string())),
-        }
+/// One page of a structured query: the records as the user may read them (stripped and
+/// projected), and the cursor of the next page when there is one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryPage {
+    pub records: Vec<VisibleRecord>,
+    pub next_cursor: Option<String>,
+}
+
+/// Why a user-mode write was refused or failed. A refusal writes nothing (no record change, no
+/// audit event); auditing the refusal is the caller's job.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordWriteError {
+    /// The record does not exist in the tenant, or the user cannot see it: the two are
+    /// indistinguishable, so a write never reveals that a record exists.
+    #[error("record `{id}` not found")]
+    NotFound { id: RecordId },
+    /// The pure write check refused: missing object permission, a field without edit access,
+    /// a read-only record, delete without full access, a customer link, a parent, ….
+    #[error(transparent)]
+    Denied(#[from] AccessDenied),
+    /// A create with an id that already exists in the tenant.
+    #[error("record `{id}` already exists")]
+    Conflict { id: RecordId },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for RecordWriteError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Store(StoreError::Database(err))
     }
 }
 
@@ -72,6 +99,67 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
         user: &OrgUser,
         id: &RecordId,
     ) -> Result<Option<VisibleRecord>, RecordQueryError>;
+
+    /// One page of a structured query as `user` reads it: the sharing filter, the query's
+    /// filter, order and cursor run in the database with bound values; fields are then
+    /// stripped ([`heddle_records::strip_inaccessible`]) and projected. Re-checks that `user`
+    /// may read every field the query names.
+    async fn query_records(
+        &self,
+        tenant_id: TenantId,
+        org: &Org,
+        user: &OrgUser,
+        query: &heddle_records::ValidQuery,
+    ) -> Result<QueryPage, RecordQueryError>;
+
+    /// Creates `record` as `user`, stamped `at`, in one transaction with `audit`: loads the
+    /// controlled-by-parent chain the record points at, runs [`heddle_records::check_create`]
+    /// and inserts. The owner is `record.owner_id` as given. Null values are not stored (a
+    /// null field is an absent field). Values are not validated here (the service runs
+    /// [`heddle_records::validate_fields`] first). [`RecordWriteError::Conflict`] when the id
+    /// exists, checked only after the access check passed.
+    async fn create_record(
+        &self,
+        tenant_id: TenantId,
+        org: &Org,
+        user: &OrgUser,
+        record: Record,
+        at: OffsetDateTime,
+        audit: NewAuditEvent,
+    ) -> Result<Record, RecordWriteError>;
+
+    /// Applies `changes` to the record `id` as `user` in one transaction with `audit`: locks
+    /// the record, loads its controlled-by-parent chain (and a new parent's), runs
+    /// [`heddle_records::check_update`], merges and sets `updated_at` to `at`. A JSON null
+    /// removes the field (the evaluator treats a null and a missing field alike). Returns the
+    /// record as stored. [`RecordWriteError::NotFound`] when it is absent or not visible.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "tenant, access context, target, change, time, audit"
+    )]
+    async fn update_record(
+        &self,
+        tenant_id: TenantId,
+        org: &Org,
+        user: &OrgUser,
+        id: &RecordId,
+        changes: BTreeMap<String, JsonValue>,
+        at: OffsetDateTime,
+        audit: NewAuditEvent,
+    ) -> Result<Record, RecordWriteError>;
+
+    /// Deletes the record `id` as `user` in one transaction with `audit`, after
+    /// [`heddle_records::check_delete`]. [`RecordWriteError::NotFound`] when it is absent or
+    /// not visible. Children that named it as their parent stay (and then grant nothing).
+    async fn delete_record(
+        &self,
+        tenant_id: TenantId,
+        org: &Org,
+        user: &OrgUser,
+        id: &RecordId,
+        at: OffsetDateTime,
+        audit: NewAuditEvent,
+    ) -> Result<(), RecordWriteError>;
 }
 
 /// Which rows of an object a visible-records query reads.
@@ -84,4 +172,39 @@ pub(crate) enum Seek<'a> {
     },
     /// The one record with this id.
     Only(&'a RecordId),
+}
+
+/// The id a controlled-by-parent `record` names as its parent, when its object has one and
+/// the value parses: the next link of the chain a write check reads.
+pub(crate) fn parent_id(org: &Org, record: &Record) -> Option<RecordId> {
+    let object = org.object(&record.object)?;
+    let parent = object
+        .parent
+        .as_ref()
+        .filter(|_| object.sharing_default == OrgWideDefault::ControlledByParent)?;
+    let value = record.fields.get(&parent.field)?.as_str()?;
+    RecordId::parse(value).ok()
+}
+
+/// A refused write check as the caller sees it: a record the user cannot see is not found.
+pub(crate) fn refused(err: AccessDenied) -> RecordWriteError {
+    match err {
+        AccessDenied::RecordNotVisible { id } => RecordWriteError::NotFound { id },
+        other => RecordWriteError::Denied(other),
+    }
+}
+
+/// `fields` with `changes` applied; a null removes the field, so null is never stored.
+pub(crate) fn merge_fields(
+    mut fields: BTreeMap<String, JsonValue>,
+    changes: BTreeMap<String, JsonValue>,
+) -> BTreeMap<String, JsonValue> {
+    for (name, value) in changes {
+        if value.is_null() {
+            fields.remove(&name);
+        } else {
+            fields.insert(name, value);
+        }
+    }
+    fields
 }

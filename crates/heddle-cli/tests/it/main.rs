@@ -12,5 +12,6 @@ mod harness;
 mod audit;
 mod commands;
 mod postgres;
+mod records;
 mod secrets;
 mod serve;

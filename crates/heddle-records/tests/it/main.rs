@@ -9,5 +9,9 @@
 
 mod access_cases;
 mod access_props;
+mod config;
 mod fixture;
+mod query;
 mod record_id;
+mod values;
+mod visibility;

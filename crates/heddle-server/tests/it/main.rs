@@ -15,6 +15,7 @@ mod keys;
 mod meta;
 mod policies;
 mod rate_limits;
+mod records;
 mod roles;
 mod secrets;
 mod siem;

@@ -21,7 +21,7 @@ use crate::{NewAuditEvent, StoreError, StoreResult};
 /// Rows per INSERT statement (7 parameters each, well below PostgreSQL's 65,535).
 const INSERT_CHUNK: usize = 500;
 
-fn record_from_row(row: &PgRow) -> StoreResult<Record> {
+pub(super) fn record_from_row(row: &PgRow) -> StoreResult<Record> {
     let id: String = row.try_get("id")?;
     let Json(fields): Json<BTreeMap<String, JsonValue>> = row.try_get("fields")?;
     Ok(Record {
@@ -87,6 +87,47 @@ impl PgStore {
 
 #[async_trait]
 impl RecordStore for PgStore {
+    // User-mode writes live in `record_writes.rs`.
+    async fn create_record(
+        &self,
+        tenant_id: TenantId,
+        org: &Org,
+        user: &OrgUser,
+        record: Record,
+        at: OffsetDateTime,
+        audit: NewAuditEvent,
+    ) -> Result<Record, crate::RecordWriteError> {
+        self.write_create_record(tenant_id, org, user, record, at, audit)
+            .await
+    }
+
+    async fn update_record(
+        &self,
+        tenant_id: TenantId,
+        org: &Org,
+        user: &OrgUser,
+        id: &RecordId,
+        changes: BTreeMap<String, JsonValue>,
+        at: OffsetDateTime,
+        audit: NewAuditEvent,
+    ) -> Result<Record, crate::RecordWriteError> {
+        self.write_update_record(tenant_id, org, user, id, changes, at, audit)
+            .await
+    }
+
+    async fn delete_record(
+        &self,
+        tenant_id: TenantId,
+        org: &Org,
+        user: &OrgUser,
+        id: &RecordId,
+        _at: OffsetDateTime,
+        audit: NewAuditEvent,
+    ) -> Result<(), crate::RecordWriteError> {
+        self.write_delete_record(tenant_id, org, user, id, audit)
+            .await
+    }
+
     async fn insert_records(
         &self,
         tenant_id: TenantId,
@@ -135,6 +176,16 @@ impl RecordStore for PgStore {
             .await
     }
 
+    async fn query_records(
+        &self,
+        tenant_id: TenantId,
+        org: &Org,
+        user: &OrgUser,
+        query: &heddle_records::ValidQuery,
+    ) -> Result<crate::QueryPage, RecordQueryError> {
+        super::record_query::query_records(&self.pool, tenant_id, org, user, query).await
+    }
+
     async fn get_visible(
         &self,
         tenant_id: TenantId,
@@ -142,16 +193,12 @@ impl RecordStore for PgStore {
         user: &OrgUser,
         id: &RecordId,
     ) -> Result<Option<VisibleRecord>, RecordQueryError> {
-        let object: Option<String> =
-            sqlx::query_scalar("SELECT object FROM records WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant_id.as_uuid())
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::from)?;
-        let Some(object) = object else {
+        // The key prefix names the object, so one query suffices; a record stored under
+        // another object than its prefix says is not found.
+        let Some(object) = org.objects.iter().find(|o| o.key_prefix == id.key_prefix()) else {
             return Ok(None);
         };
+        let object = object.api_name.clone();
         let mut found = self
             .select_visible(tenant_id, org, user, &object, Seek::Only(id))
             .await?;

@@ -35,6 +35,8 @@ mod fixtures;
 mod harness;
 mod policies;
 mod record_orgs;
+mod record_query;
+mod record_writes;
 mod records;
 mod round_trips;
 mod secrets;

@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 
 use heddle_records::{
-    Access, FieldPermissions, GroupId, ManualShare, ManualShareTarget, NoRecords,
-    ObjectPermissions, Org, OrgUser, OrgWideDefault, PermissionSet, PermissionSetId, Record,
-    RecordId, Role, RoleId, ShareAccess, ShareTarget, SharingRule, SharingRuleKind, UserId,
-    UserKind, builtin_objects, record_access, strip_inaccessible,
+    Access, DataClassification, FieldDef, FieldPermissions, FieldType, GroupId, ManualShare,
+    ManualShareTarget, ObjectDef, ObjectPermissions, Org, OrgUser, OrgWideDefault, ParentRef,
+    PermissionSet, PermissionSetId, Record, RecordId, Role, RoleId, ShareAccess, ShareTarget,
+    SharingRule, SharingRuleKind, UserId, UserKind, builtin_objects, record_access,
+    strip_inaccessible,
 };
-use heddle_store::{RecordQueryError, Store, VisibleRecord};
+use heddle_store::{Store, VisibleRecord};
 use heddle_types::TenantId;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -24,29 +25,46 @@ conformance_tests!(
     query_visible_matches_the_reference_evaluator,
     a_rep_sees_their_own_accounts_and_their_manager_sees_both,
     a_customer_sees_only_cases_linked_to_their_contact,
-    controlled_by_parent_objects_are_refused_for_internal_users,
+    a_rep_sees_contacts_of_their_own_accounts_and_their_manager_sees_both,
 );
 
 /// Random orgs checked per engine; each gets its own tenant in the test's database.
 const CASES: usize = 24;
+/// Every object of the random worlds: Account private, Case public read-only, Contact and
+/// Order controlled by their Account, Part controlled by its parent Part (chains deeper than
+/// the evaluator follows).
+const OBJECTS: [&str; 5] = ["Account", "Case", "Contact", "Order", "Part"];
+/// Digits only, so that an all-digit part id reads as a number.
+const PART_PREFIX: &str = "802";
 const INDUSTRIES: [&str; 2] = ["Technology", "Retail"];
 const STATUSES: [&str; 2] = ["New", "Closed"];
-const FIELDS: [(&str, &str); 6] = [
+const FIELDS: [(&str, &str); 12] = [
     ("Account", "Name"),
     ("Account", "Industry"),
     ("Account", "AnnualRevenue"),
     ("Case", "Subject"),
     ("Case", "Status"),
     ("Case", "ContactId"),
+    ("Contact", "LastName"),
+    ("Contact", "AccountId"),
+    ("Order", "AccountId"),
+    ("Order", "ContactId"),
+    ("Part", "Name"),
+    ("Part", "ParentId"),
 ];
 
 fn id(prefix: &str, n: u64) -> RecordId {
     RecordId::generate(prefix, n).unwrap()
 }
 
-/// A contact id with letters of both cases in its body, so the case-folded forms of it differ.
+/// An id with letters of both cases in its body, so the case-folded forms of it differ.
+fn mixed_id(prefix: &str, n: u64) -> RecordId {
+    id(prefix, 3_000_000_000_000_000_001 + n)
+}
+
+/// The id of the `n`th contact of a world; customers are the first two.
 fn contact_id(n: u8) -> RecordId {
-    id("003", 3_000_000_000_000_000_001 + u64::from(n % 2))
+    mixed_id("003", u64::from(n % 2))
 }
 
 fn text(value: &str) -> JsonValue {
@@ -73,17 +91,17 @@ fn target(kind: u8, n: u8, roles: usize) -> ShareTarget {
     }
 }
 
-/// The ways a case may name its contact: canonical, 15-character, folded to lower or upper
-/// case (all parse to the contact), a broken checksum, a body with one letter's case flipped
+/// The ways a record may name another: canonical, 15-character, folded to lower or upper
+/// case (all parse to the record), a broken checksum, a body with one letter's case flipped
 /// and a non-string (none of which does).
-fn link_value(contact: &RecordId, form: u8) -> JsonValue {
-    let canonical = contact.as_str();
+fn link_value(target: &RecordId, form: u8) -> JsonValue {
+    let canonical = target.as_str();
     match form % 7 {
         0 => text(canonical),
-        1 => text(contact.to_15()),
+        1 => text(target.to_15()),
         2 => text(&canonical.to_ascii_lowercase()),
         3 => text(&canonical.to_ascii_uppercase()),
-        4 => text(&format!("{}ZZZ", contact.to_15())),
+        4 => text(&format!("{}ZZZ", target.to_15())),
         5 => {
             let mut flipped = canonical.to_owned().into_bytes();
             if let Some(letter) = flipped.iter_mut().find(|b| b.is_ascii_alphabetic()) {
@@ -95,9 +113,27 @@ fn link_value(contact: &RecordId, form: u8) -> JsonValue {
     }
 }
 
-type UserSpec = (Option<u8>, u8, Option<u8>, [u8; 2], [u8; 6]);
-type RuleSpec = (bool, bool, u8, u8, u8, bool);
-type RecordSpec = (u8, u8, Option<u8>, u8);
+/// A parent reference of a controlled-by-parent record. It names `wanted` in one of the forms
+/// of [`link_value`], or is JSON null (no parent), or names a record that does not exist or
+/// one of another object (both grant nothing), or is an all-digit id as a JSON number.
+fn parent_value(wanted: &RecordId, form: u8, missing: &RecordId, other: &RecordId) -> JsonValue {
+    match form % 12 {
+        0..=6 => link_value(wanted, form % 12),
+        7 | 8 => JsonValue::Null,
+        9 => link_value(missing, form / 12),
+        10 => link_value(other, form / 12),
+        // The digits of an all-digit id as a JSON number: not a string, so no reference.
+        _ => match wanted.to_15().parse::<u64>() {
+            Ok(n) => JsonValue::from(n),
+            Err(_) => text(wanted.as_str()),
+        },
+    }
+}
+
+type UserSpec = (Option<u8>, u8, Option<u8>, [u8; 5], [u8; 12]);
+type RuleSpec = (u8, bool, u8, u8, u8, bool);
+/// Object, owner, a value, a reference target and its form, a contact and its form.
+type RecordSpec = (u8, u8, u8, Option<u8>, u8, Option<u8>, u8);
 
 #[derive(Debug, Clone)]
 struct World {
@@ -108,7 +144,7 @@ struct World {
 fn build(
     role_parents: Vec<Option<u8>>,
     users: Vec<UserSpec>,
-    records: Vec<(bool, RecordSpec)>,
+    records: Vec<RecordSpec>,
     rules: Vec<RuleSpec>,
     shares: Vec<(u8, u8, bool)>,
 ) -> World {
@@ -127,7 +163,7 @@ fn build(
     let mut profiles = Vec::new();
     let mut org_users = Vec::new();
     for (i, (role, groups, customer, object_bits, field_bits)) in users.into_iter().enumerate() {
-        let objects = ["Account", "Case"]
+        let objects = OBJECTS
             .iter()
             .zip(object_bits)
             .map(|(o, b)| ((*o).to_owned(), perms(b)))
@@ -168,39 +204,117 @@ fn build(
     }
     // Owners include one id that is no user of the org.
     let owner = |n: u8| UserId::new(format!("u{}", usize::from(n) % (n_users + 1)));
-    let mut out = Vec::new();
-    for (i, (is_case, (own, value, contact, form))) in records.into_iter().enumerate() {
-        let n = i as u64;
-        let record = if is_case {
-            let mut fields = BTreeMap::from([
-                ("Subject".to_owned(), text(&format!("S{i}"))),
-                ("Status".to_owned(), text(STATUSES[usize::from(value % 2)])),
-            ]);
-            if let Some(c) = contact {
-                fields.insert("ContactId".to_owned(), link_value(&contact_id(c), form));
+    // Ids first, so that references may point anywhere (accounts and parts have mixed-case
+    // bodies, so that their folded forms differ).
+    let mut counts = [0u64; OBJECTS.len()];
+    let ids: Vec<RecordId> = records
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let kind = usize::from(spec.0) % OBJECTS.len();
+            counts[kind] += 1;
+            let n = counts[kind] - 1;
+            match OBJECTS[kind] {
+                "Account" => mixed_id("001", n),
+                "Case" => id("500", i as u64),
+                "Contact" => mixed_id("003", n),
+                "Order" => id("801", i as u64),
+                // Some part ids are all digits (see `parent_value`).
+                _ if n % 2 == 0 => mixed_id(PART_PREFIX, n),
+                _ => id(PART_PREFIX, n),
             }
-            Record {
-                id: id("500", n),
-                object: "Case".to_owned(),
-                owner_id: owner(own),
-                fields,
-            }
+        })
+        .collect();
+    let of_object = |object: &str| -> Vec<RecordId> {
+        ids.iter()
+            .filter(|id| id.key_prefix() == object_prefix(object))
+            .cloned()
+            .collect()
+    };
+    let (accounts, parts) = (of_object("Account"), of_object("Part"));
+    let pick = |pool: &[RecordId], n: u8| -> RecordId {
+        if pool.is_empty() {
+            mixed_id("001", 999)
         } else {
-            Record {
-                id: id("001", n),
-                object: "Account".to_owned(),
-                owner_id: owner(own),
-                fields: BTreeMap::from([
-                    ("Name".to_owned(), text(&format!("A{i}"))),
-                    (
-                        "Industry".to_owned(),
-                        text(INDUSTRIES[usize::from(value % 2)]),
-                    ),
-                    ("AnnualRevenue".to_owned(), JsonValue::from(i * 1000)),
-                ]),
-            }
+            pool[usize::from(n) % pool.len()].clone()
+        }
+    };
+    let missing = mixed_id("001", 1_000_000);
+    let mut out = Vec::new();
+    let mut previous_part: Option<RecordId> = None;
+    for (i, ((kind, own, value, reference, form, contact, link_form), id)) in
+        records.into_iter().zip(ids.iter().cloned()).enumerate()
+    {
+        let other = &ids[usize::from(reference.unwrap_or(0)) % ids.len()];
+        let other = if other.key_prefix() == "001" {
+            &ids[(usize::from(reference.unwrap_or(0)) + 1) % ids.len()]
+        } else {
+            other
         };
-        out.push(record);
+        let mut fields = BTreeMap::new();
+        let object = OBJECTS[usize::from(kind) % OBJECTS.len()];
+        match object {
+            "Account" => {
+                fields.insert("Name".to_owned(), text(&format!("A{i}")));
+                fields.insert(
+                    "Industry".to_owned(),
+                    text(INDUSTRIES[usize::from(value % 2)]),
+                );
+                fields.insert("AnnualRevenue".to_owned(), JsonValue::from(i * 1000));
+            }
+            "Case" => {
+                fields.insert("Subject".to_owned(), text(&format!("S{i}")));
+                fields.insert("Status".to_owned(), text(STATUSES[usize::from(value % 2)]));
+                if let Some(c) = contact {
+                    fields.insert(
+                        "ContactId".to_owned(),
+                        link_value(&contact_id(c), link_form),
+                    );
+                }
+            }
+            "Contact" | "Order" => {
+                if object == "Contact" {
+                    fields.insert("LastName".to_owned(), text(&format!("L{}", value % 2)));
+                } else {
+                    fields.insert("Status".to_owned(), text(STATUSES[usize::from(value % 2)]));
+                    if let Some(c) = contact {
+                        fields.insert(
+                            "ContactId".to_owned(),
+                            link_value(&contact_id(c), link_form),
+                        );
+                    }
+                }
+                if let Some(r) = reference {
+                    fields.insert(
+                        "AccountId".to_owned(),
+                        parent_value(&pick(&accounts, r), form, &missing, other),
+                    );
+                }
+            }
+            _ => {
+                fields.insert("Name".to_owned(), text(&format!("P{i}")));
+                // Mostly the previous part, so that chains grow past the depth followed.
+                let parent = match (&previous_part, form % 8) {
+                    (Some(previous), 0..=5) => Some(JsonValue::from(previous.as_str())),
+                    (_, 6) => {
+                        reference.map(|r| parent_value(&pick(&parts, r), 11, &missing, other))
+                    }
+                    _ => {
+                        reference.map(|r| parent_value(&pick(&parts, r), form / 8, &missing, other))
+                    }
+                };
+                if let Some(parent) = parent {
+                    fields.insert("ParentId".to_owned(), parent);
+                }
+                previous_part = Some(id.clone());
+            }
+        }
+        out.push(Record {
+            id,
+            object: object.to_owned(),
+            owner_id: owner(own),
+            fields,
+        });
     }
     let mut objects = builtin_objects();
     for object in &mut objects {
@@ -211,21 +325,55 @@ fn build(
             object.sharing_default = OrgWideDefault::Private;
         }
     }
+    objects.push(ObjectDef {
+        api_name: "Part".to_owned(),
+        label: "Part".to_owned(),
+        key_prefix: PART_PREFIX.to_owned(),
+        sharing_default: OrgWideDefault::ControlledByParent,
+        parent: Some(ParentRef {
+            field: "ParentId".to_owned(),
+            object: "Part".to_owned(),
+        }),
+        customer_link: None,
+        fields: vec![
+            FieldDef {
+                api_name: "Name".to_owned(),
+                label: "Name".to_owned(),
+                field_type: FieldType::Text { max_len: 80 },
+                classification: DataClassification::Public,
+                required: false,
+            },
+            FieldDef {
+                api_name: "ParentId".to_owned(),
+                label: "Parent".to_owned(),
+                field_type: FieldType::Reference {
+                    to: "Part".to_owned(),
+                },
+                classification: DataClassification::Internal,
+                required: false,
+            },
+        ],
+    });
+    // Rules on Contact exist to show they grant nothing on a controlled-by-parent object.
     let sharing_rules = rules
         .into_iter()
-        .map(|(on_case, criteria, a, b, c, write)| {
-            let object = if on_case { "Case" } else { "Account" };
-            let kind = match (criteria, on_case) {
+        .map(|(on, criteria, a, b, c, write)| {
+            let object = ["Account", "Case", "Contact"][usize::from(on % 3)];
+            let kind = match (criteria, object) {
                 (false, _) => SharingRuleKind::OwnerBased {
                     owned_by: target(a, b, n_roles),
                 },
-                (true, false) => SharingRuleKind::CriteriaBased {
+                (true, "Account") => SharingRuleKind::CriteriaBased {
                     field: "Industry".to_owned(),
                     equals: text(INDUSTRIES[usize::from(a % 2)]),
                 },
-                (true, true) => SharingRuleKind::CriteriaBased {
+                (true, "Case") => SharingRuleKind::CriteriaBased {
                     field: "Status".to_owned(),
                     equals: text(STATUSES[usize::from(a % 2)]),
+                },
+                (true, _) => SharingRuleKind::CriteriaBased {
+                    field: "LastName".to_owned(),
+                    equals: text(&format!("L{}", a % 2)),
                 },
             };
             SharingRule {
@@ -271,6 +419,16 @@ fn build(
     }
 }
 
+fn object_prefix(object: &str) -> &'static str {
+    match object {
+        "Account" => "001",
+        "Case" => "500",
+        "Contact" => "003",
+        "Order" => "801",
+        _ => PART_PREFIX,
+    }
+}
+
 fn world() -> impl Strategy<Value = World> {
     (
         prop::collection::vec(prop::option::of(any::<u8>()), 0..5),
@@ -279,26 +437,26 @@ fn world() -> impl Strategy<Value = World> {
                 prop::option::of(any::<u8>()),
                 any::<u8>(),
                 prop::option::weighted(0.25, any::<u8>()),
-                any::<[u8; 2]>(),
-                any::<[u8; 6]>(),
+                any::<[u8; 5]>(),
+                any::<[u8; 12]>(),
             ),
             1..7,
         ),
         prop::collection::vec(
             (
-                any::<bool>(),
-                (
-                    any::<u8>(),
-                    any::<u8>(),
-                    prop::option::of(any::<u8>()),
-                    any::<u8>(),
-                ),
+                any::<u8>(),
+                any::<u8>(),
+                any::<u8>(),
+                prop::option::weighted(0.8, any::<u8>()),
+                any::<u8>(),
+                prop::option::of(any::<u8>()),
+                any::<u8>(),
             ),
-            40..60,
+            50..80,
         ),
         prop::collection::vec(
             (
-                any::<bool>(),
+                any::<u8>(),
                 any::<bool>(),
                 any::<u8>(),
                 any::<u8>(),
@@ -315,12 +473,13 @@ fn world() -> impl Strategy<Value = World> {
 }
 
 /// What the reference says `user` reads of `object`: visible records in id order, stripped.
+/// Parents are looked up among all the world's records, as the database finds them.
 fn expected(world: &World, user: &OrgUser, object: &str) -> Vec<VisibleRecord> {
     let mut records: Vec<&Record> = world
         .records
         .iter()
         .filter(|r| r.object == object)
-        .filter(|r| record_access(&world.org, user, r, &NoRecords) != Access::None)
+        .filter(|r| record_access(&world.org, user, r, &world.records) != Access::None)
         .collect();
     records.sort_by(|a, b| a.id.cmp(&b.id));
     records
@@ -381,14 +540,15 @@ async fn query_visible_matches_the_reference_evaluator(db: TestDb) {
             .await
             .unwrap();
         for user in &world.org.users {
-            for object in ["Account", "Case"] {
+            for object in OBJECTS {
                 let got = read_all(store, acme.id, &world.org, user, object).await;
                 assert_eq!(
                     got,
                     expected(&world, user, object),
-                    "case {case}, user {}, object {object}, org {:#?}",
+                    "case {case}, user {}, object {object}, org {:#?}, records {:#?}",
                     user.id,
-                    world.org
+                    world.org,
+                    world.records
                 );
             }
             for record in &world.records {
@@ -396,7 +556,8 @@ async fn query_visible_matches_the_reference_evaluator(db: TestDb) {
                     .get_visible(acme.id, &world.org, user, &record.id)
                     .await
                     .unwrap();
-                let visible = record_access(&world.org, user, record, &NoRecords) != Access::None;
+                let visible =
+                    record_access(&world.org, user, record, &world.records) != Access::None;
                 assert_eq!(
                     got,
                     visible.then(|| stripped(&world.org, user, record)),
@@ -632,17 +793,67 @@ async fn a_customer_sees_only_cases_linked_to_their_contact(db: TestDb) {
     }
 }
 
-async fn controlled_by_parent_objects_are_refused_for_internal_users(db: TestDb) {
+async fn a_rep_sees_contacts_of_their_own_accounts_and_their_manager_sees_both(db: TestDb) {
     let store = &*db.store;
     let acme = tenant(store, "acme").await;
-    let rep = internal("rep", Some("rep"));
-    let org = small_org(vec![rep.clone()]);
-    let err = store
-        .query_visible(acme.id, &org, &rep, "Contact", 10, None)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, RecordQueryError::ControlledByParent { object } if object == "Contact"),
-        "{err:?}"
+    let (rep, peer, vp) = (
+        internal("rep", Some("rep")),
+        internal("peer", Some("rep")),
+        internal("vp", Some("vp")),
     );
+    let org = small_org(vec![rep.clone(), peer.clone(), vp.clone()]);
+    let (mine, theirs) = (mixed_id("001", 1), mixed_id("001", 2));
+    let name = [("Name", text("Acme"))];
+    let contact = |n: u64, owner: &str, account: Option<JsonValue>| {
+        let mut fields = vec![("LastName", text("Doe"))];
+        fields.extend(account.map(|a| ("AccountId", a)));
+        record("Contact", mixed_id("003", n), owner, &fields)
+    };
+    // Who owns a contact does not matter while it has an account; without one it does.
+    let contacts = [
+        contact(1, "peer", Some(text(mine.as_str()))),
+        contact(2, "rep", Some(text(theirs.as_str()))),
+        contact(3, "peer", Some(text(mine.to_15()))),
+        contact(4, "peer", Some(text(&mine.as_str().to_ascii_lowercase()))),
+        contact(5, "rep", None),
+        contact(6, "peer", Some(JsonValue::Null)),
+        // An account that does not exist opens nothing, even to the owner.
+        contact(7, "rep", Some(text(mixed_id("001", 9).as_str()))),
+    ];
+    let mut records = vec![
+        record("Account", mine.clone(), "rep", &name),
+        record("Account", theirs.clone(), "peer", &name),
+    ];
+    records.extend(contacts.iter().cloned());
+    store
+        .insert_records(acme.id, records, at(1), event(acme.id, "records.import"))
+        .await
+        .unwrap();
+
+    let contact_ids =
+        |ns: &[usize]| -> Vec<&str> { ns.iter().map(|n| contacts[n - 1].id.as_str()).collect() };
+    let cases: [(&OrgUser, &[usize]); 3] = [
+        (&rep, &[1, 3, 4, 5]),
+        (&peer, &[2, 6]),
+        (&vp, &[1, 2, 3, 4, 5, 6]),
+    ];
+    for (user, expected) in cases {
+        let seen = store
+            .query_visible(acme.id, &org, user, "Contact", 10, None)
+            .await
+            .unwrap();
+        assert_eq!(ids(&seen), contact_ids(expected), "{}", user.id);
+        for (n, contact) in contacts.iter().enumerate() {
+            let got = store
+                .get_visible(acme.id, &org, user, &contact.id)
+                .await
+                .unwrap();
+            assert_eq!(
+                got.is_some(),
+                expected.contains(&(n + 1)),
+                "{} {n}",
+                user.id
+            );
+        }
+    }
 }

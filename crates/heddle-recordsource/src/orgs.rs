@@ -1,0 +1,161 @@
+//! Applying and reading a tenant's record org.
+
+use std::sync::Arc;
+
+use heddle_identity::Caller;
+use heddle_records::config::{ConfigError, OrgConfig};
+use heddle_types::{Action, AuditEvent, AuditOutcome, AuditTarget, Resource, TenantId};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::embedded::LoadedOrg;
+use crate::{EmbeddedRecords, RecordError, RecordResult};
+
+/// A record org as applied: its version and what it holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppliedOrg {
+    pub version: i64,
+    pub users: usize,
+    pub objects: usize,
+    pub sharing_rules: usize,
+}
+
+impl EmbeddedRecords {
+    /// Validates `config` and makes it the tenant's record org. `expected_version` is the
+    /// version the caller last read (`None` for a tenant without one); a concurrent change in
+    /// between is a conflict. Needs `manage_record_org`.
+    pub async fn apply_org(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+        config: OrgConfig,
+        expected_version: Option<i64>,
+    ) -> RecordResult<AppliedOrg> {
+        let mut details = Map::new();
+        let result = async {
+            self.identity()
+                .authorize(
+                    &caller.actor,
+                    Action::ManageRecordOrg,
+                    Resource::Tenant(tenant_id),
+                )
+                .await?;
+            let stored = serde_json::to_value(&config).map_err(|err| {
+                RecordError::Invalid(format!("the record org cannot be stored: {err}"))
+            })?;
+            let directory = config.build().map_err(RecordError::InvalidConfig)?;
+            let applied_shape = |version| AppliedOrg {
+                version,
+                users: directory.org.users.len(),
+                objects: directory.org.objects.len(),
+                sharing_rules: directory.org.sharing_rules.len(),
+            };
+            let preview = applied_shape(0);
+            details.insert("users".to_owned(), Value::from(preview.users));
+            details.insert("objects".to_owned(), Value::from(preview.objects));
+            details.insert(
+                "sharing_rules".to_owned(),
+                Value::from(preview.sharing_rules),
+            );
+            details.insert(
+                "service_users".to_owned(),
+                Value::from(directory.service_users.len()),
+            );
+            let audit = heddle_audit_log::prepare_event(&org_event(
+                self,
+                caller,
+                tenant_id,
+                AuditOutcome::Success,
+                details.clone(),
+            ));
+            let written = self
+                .identity()
+                .store()
+                .put_record_org(
+                    tenant_id,
+                    stored,
+                    expected_version,
+                    self.identity().now(),
+                    audit,
+                )
+                .await
+                .map_err(|err| match err {
+                    heddle_store::StoreError::Conflict { .. } => RecordError::Conflict(format!(
+                        "the record org changed since version {}; read it again and re-apply",
+                        expected_version.map_or_else(|| "none".to_owned(), |v| v.to_string())
+                    )),
+                    other => RecordError::from(other),
+                })?;
+            let applied = applied_shape(written.version);
+            self.remember(tenant_id, Arc::new(LoadedOrg::new(directory)));
+            Ok::<_, RecordError>(applied)
+        }
+        .await;
+        match &result {
+            Ok(_) => self.identity().audit_log().nudge(),
+            Err(error) => {
+                details.insert("reason".to_owned(), Value::from(error.reason()));
+                let outcome = if error.is_refusal() {
+                    AuditOutcome::Denied
+                } else {
+                    AuditOutcome::Failure
+                };
+                let event = org_event(self, caller, tenant_id, outcome, details);
+                crate::audit::record(self.identity(), &event).await;
+            }
+        }
+        result
+    }
+
+    /// The tenant's record org as last applied, with its version. Needs `view_record_org`.
+    pub async fn get_org(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+    ) -> RecordResult<(i64, OrgConfig)> {
+        self.identity()
+            .authorize(
+                &caller.actor,
+                Action::ViewRecordOrg,
+                Resource::Tenant(tenant_id),
+            )
+            .await?;
+        let stored = self
+            .identity()
+            .store()
+            .get_record_org(tenant_id)
+            .await?
+            .ok_or(RecordError::NoRecordOrg)?;
+        let config = serde_json::from_value(stored.config).map_err(|err| {
+            RecordError::InvalidOrg(vec![ConfigError {
+                path: String::new(),
+                message: err.to_string(),
+            }])
+        })?;
+        Ok((stored.version, config))
+    }
+}
+
+fn org_event(
+    records: &EmbeddedRecords,
+    caller: &Caller,
+    tenant_id: TenantId,
+    outcome: AuditOutcome,
+    details: Map<String, Value>,
+) -> AuditEvent {
+    AuditEvent {
+        tenant_id,
+        environment: None,
+        actor: caller.audit_actor(),
+        action: "record_org.apply".to_owned(),
+        target: Some(AuditTarget {
+            kind: "tenant".to_owned(),
+            id: tenant_id.to_string(),
+        }),
+        outcome,
+        request: caller.request.clone(),
+        duration_ms: Some(u64::try_from(caller.started.elapsed().as_millis()).unwrap_or(u64::MAX)),
+        occurred_at: records.identity().now(),
+        details,
+    }
+}
