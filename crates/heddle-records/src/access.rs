@@ -442,7 +442,8 @@ fn sharing_access(
                 record_access_at(org, user, parent, lookup, depth + 1)
             }
             ParentState::Found(_) | ParentState::Missing => Access::None,
-            ParentState::NoParent if owns_or_manages(org, user, &record.owner_id) => Access::Edit,
+            // A private child: its owner's alone; the role hierarchy does not open it.
+            ParentState::NoParent if record.owner_id == user.id => Access::Edit,
             ParentState::NoParent => Access::None,
         };
     }
@@ -513,7 +514,7 @@ fn has_full_access(
                     has_full_access(org, user, parent, lookup, depth + 1)
                 }
                 ParentState::Found(_) | ParentState::Missing => false,
-                ParentState::NoParent => owns_or_manages(org, user, &record.owner_id),
+                ParentState::NoParent => record.owner_id == user.id,
             }
         }
         UserKind::Internal => perms.delete && owns_or_manages(org, user, &record.owner_id),

@@ -17,7 +17,8 @@
 //!   [`MAX_PARENT_DEPTH`]) matches, and records without a parent owned by the user or by users
 //!   below them.
 //!
-//! The store's property test compares the SQL rendering with the evaluator on random orgs.
+//! Both are judged against the evaluator on random orgs: in memory by this crate's tests, and
+//! as SQL on both engines by the store's property test.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -132,11 +133,13 @@ fn internal_visibility(org: &Org, user: &OrgUser, object: &str, depth: usize) ->
     match def.sharing_default {
         OrgWideDefault::PublicReadOnly | OrgWideDefault::PublicReadWrite => Visibility::All,
         OrgWideDefault::ControlledByParent => {
-            let managed = Users::of(org).managed_by(org, user);
+            // A parentless child (a private contact) is its owner's alone, as in Salesforce:
+            // the role hierarchy does not open it.
+            let owner_only = vec![user.id.0.clone()];
             let Some(parent) = &def.parent else {
                 // No reference field: every record is parentless.
                 return Visibility::Restricted(Restriction {
-                    owners: managed,
+                    owners: owner_only,
                     ..Restriction::default()
                 });
             };
@@ -150,7 +153,7 @@ fn internal_visibility(org: &Org, user: &OrgUser, object: &str, depth: usize) ->
                     field: parent.field.clone(),
                     object: parent.object.clone(),
                     parents: Box::new(parents),
-                    orphan_owners: managed,
+                    orphan_owners: owner_only,
                 }),
                 ..Restriction::default()
             })

@@ -240,7 +240,7 @@ fn controlled_by_parent_follows_the_parent() {
             ("rep_b", "One", Access::None),
             ("rep_b", "Orphan", Access::Edit), // no parent: the owner only
             ("rep_a", "Orphan", Access::None),
-            ("vp", "Orphan", Access::Edit),
+            ("vp", "Orphan", Access::None), // not even up the hierarchy
             ("rep_a", id("801", 1).as_str(), Access::Edit),
             ("rep_b", id("801", 1).as_str(), Access::None),
         ],

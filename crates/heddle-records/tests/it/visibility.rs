@@ -73,22 +73,26 @@ fn the_filter_of_the_demo_org() {
             ..Restriction::default()
         })
     };
-    let contact_of = |ids: &[&str]| {
+    // `me`: a contact without an account is its owner's alone.
+    let contact_of = |ids: &[&str], me: &str| {
         restricted(Restriction {
             parent: Some(ParentGround {
                 field: "AccountId".to_owned(),
                 object: "Account".to_owned(),
                 parents: Box::new(account_of(ids)),
-                orphan_owners: owners(ids),
+                orphan_owners: owners(&[me]),
             }),
             ..Restriction::default()
         })
     };
     // A rep: their own records; the VP: theirs and those of the roles below.
     assert_eq!(visibility("rep_a", "Account"), account_of(&["rep_a"]));
-    assert_eq!(visibility("rep_a", "Contact"), contact_of(&["rep_a"]));
+    assert_eq!(
+        visibility("rep_a", "Contact"),
+        contact_of(&["rep_a"], "rep_a")
+    );
     let vp = ["no_access", "rep_a", "rep_b", "vp"];
-    assert_eq!(visibility("vp", "Contact"), contact_of(&vp));
+    assert_eq!(visibility("vp", "Contact"), contact_of(&vp, "vp"));
     // No object read, or an unknown object: nothing.
     assert_eq!(visibility("no_access", "Account"), Visibility::None);
     assert_eq!(visibility("rep_a", "Nope"), Visibility::None);

@@ -1,7 +1,8 @@
 //! The sharing filter on PostgreSQL: what a user may read of one object, as a `WHERE` clause on
 //! the records table aliased `r`, with every value bound. A controlled-by-parent object's
-//! filter joins the parent through the primary key as `p1` (its parent as `p2`, …); these
-//! aliases, chosen by depth, are the only generated text.
+//! filter probes the primary key for the parent (or, for a record without one, the record
+//! itself) as `p1`, its parent as `p2`, …; these aliases, chosen by depth, are the only
+//! generated text.
 
 use heddle_records::{Org, OrgUser, ParentGround, Restriction, Visibility, visibility_for};
 use sqlx::types::Json;

@@ -55,15 +55,24 @@ fn push_restriction(query: &mut QueryBuilder<Sqlite>, restriction: &Restriction,
     }
     for (field, value) in &restriction.criteria {
         // `->` renders the stored value as JSON text, `json()` the rule's: equal texts are
-        // equal values.
+        // equal values. A plain name is looked up by path (one lookup instead of a walk over
+        // the fields); a path cannot spell every name, so any other goes through `json_each`.
         let q = or.next();
-        q.push(format!(
-            "EXISTS (SELECT 1 FROM json_each({a}.fields) {a}j WHERE {a}j.key = "
-        ));
-        q.push_bind(field.clone());
-        q.push(format!(" AND ({a}.fields -> {a}j.fullkey) = json("));
-        q.push_bind(Json(value.clone()));
-        q.push("))");
+        if let Some(path) = plain_path(field) {
+            q.push(format!("({a}.fields -> "));
+            q.push_bind(path);
+            q.push(") = json(");
+            q.push_bind(Json(value.clone()));
+            q.push(")");
+        } else {
+            q.push(format!(
+                "EXISTS (SELECT 1 FROM json_each({a}.fields) {a}j WHERE {a}j.key = "
+            ));
+            q.push_bind(field.clone());
+            q.push(format!(" AND ({a}.fields -> {a}j.fullkey) = json("));
+            q.push_bind(Json(value.clone()));
+            q.push("))");
+        }
     }
     if let Some(link) = &restriction.customer_link {
         // The value must parse as a record id equal to the contact's: its exact 15-character
@@ -94,6 +103,16 @@ fn push_restriction(query: &mut QueryBuilder<Sqlite>, restriction: &Restriction,
         push_parent(&mut or, parent, depth);
     }
     or.finish();
+}
+
+/// The JSON path of a top-level field whose name is ASCII letters, digits and `_` (which a
+/// quoted path label spells as is), e.g. `$."Industry"`.
+fn plain_path(field: &str) -> Option<String> {
+    let plain = !field.is_empty()
+        && field
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    plain.then(|| format!("$.\"{field}\""))
 }
 
 /// Appends the grounds of a controlled-by-parent record at `depth`: naming a parent the

@@ -204,10 +204,23 @@ fn people_see_what_the_readme_says() {
             .count()
     };
 
-    // The CEO and the admin see everything; only the admin may edit everything.
+    // The CEO and the admin see everything (the CEO no private contact: those are their
+    // owners' alone); only the admin may edit everything.
+    let private_contacts = records
+        .values()
+        .filter(|r| r.object == "Contact" && !r.fields.contains_key("AccountId"))
+        .count();
+    assert_eq!(private_contacts, 10);
+    assert_eq!(
+        visible(&directory, &records, "admin", "Contact"),
+        total("Contact")
+    );
+    assert_eq!(
+        visible(&directory, &records, "ceo", "Contact"),
+        total("Contact") - private_contacts
+    );
     for object in [
         "Account",
-        "Contact",
         "Opportunity",
         "Case",
         "Order",
