@@ -209,9 +209,32 @@ impl World {
         token
     }
 
-    async fn as_person(&self, email: &str, method: Method, path: &str) -> reqwest::RequestBuilder {
+    /// A request as a person of the org, with an optional JSON body.
+    async fn call(
+        &self,
+        email: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
         let token = self.token(email).await;
-        self.server.request(method, path).bearer_auth(token)
+        let request = self.server.request(method, path).bearer_auth(token);
+        match body {
+            Some(body) => request.json(&body),
+            None => request,
+        }
+        .send()
+        .await
+        .unwrap()
+    }
+
+    async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.server
+            .request(Method::GET, path)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 }
 
@@ -246,27 +269,9 @@ async fn a_rep_sees_their_own_account_and_their_manager_sees_both() {
         json(get(&vp, &w.a2).await.unwrap(), 200).await["fields"]["Name"],
         "Borealis"
     );
-    let list = json(
-        w.server
-            .request(Method::GET, "/v1/records/Account")
-            .bearer_auth(&vp)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let list = json(w.get_as(&vp, "/v1/records/Account").await, 200).await;
     assert_eq!(ids(&list), vec![w.a1.as_str(), w.a2.as_str()]);
-    let list = json(
-        w.server
-            .request(Method::GET, "/v1/records/Account")
-            .bearer_auth(&ana)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let list = json(w.get_as(&ana, "/v1/records/Account").await, 200).await;
     assert_eq!(ids(&list), vec![w.a1.as_str()]);
 }
 
@@ -279,12 +284,13 @@ async fn filtering_or_sorting_on_an_unreadable_field_is_refused() {
         json!({"fields": ["AnnualRevenue"]}),
     ] {
         let problem = expect_problem(
-            w.as_person("ana@acme.test", Method::POST, "/v1/records/Account/query")
-                .await
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
+            w.call(
+                "ana@acme.test",
+                Method::POST,
+                "/v1/records/Account/query",
+                Some(body),
+            )
+            .await,
             422,
         )
         .await;
@@ -297,12 +303,13 @@ async fn filtering_or_sorting_on_an_unreadable_field_is_refused() {
         );
     }
     let vp_sees = json(
-        w.as_person("vp@acme.test", Method::POST, "/v1/records/Account/query")
-            .await
-            .json(&json!({"filter": {"field": "Name", "op": "starts_with", "value": "Bor"}}))
-            .send()
-            .await
-            .unwrap(),
+        w.call(
+            "vp@acme.test",
+            Method::POST,
+            "/v1/records/Account/query",
+            Some(json!({"filter": {"field": "Name", "op": "starts_with", "value": "Bor"}})),
+        )
+        .await,
         200,
     )
     .await;
@@ -315,12 +322,13 @@ async fn writes_refuse_uneditable_fields_or_drop_them_in_partial_mode() {
     let path = format!("/v1/records/Account/{}", w.a1);
     // Phone is read-only for reps: strict mode refuses the whole write and names the field.
     let problem = expect_problem(
-        w.as_person("ana@acme.test", Method::PATCH, &path)
-            .await
-            .json(&json!({"fields": {"Phone": "555-0199", "Industry": "Retail"}}))
-            .send()
-            .await
-            .unwrap(),
+        w.call(
+            "ana@acme.test",
+            Method::PATCH,
+            &path,
+            Some(json!({"fields": {"Phone": "555-0199", "Industry": "Retail"}})),
+        )
+        .await,
         403,
     )
     .await;
@@ -328,27 +336,18 @@ async fn writes_refuse_uneditable_fields_or_drop_them_in_partial_mode() {
         problem["detail"].as_str().unwrap().contains("`Phone`"),
         "{problem}"
     );
-    let unchanged = json(
-        w.as_person("ana@acme.test", Method::GET, &path)
-            .await
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let unchanged = json(w.call("ana@acme.test", Method::GET, &path, None).await, 200).await;
     assert_eq!(unchanged["fields"]["Phone"], "555-0100");
     assert!(unchanged["fields"].get("Industry").is_none());
 
     let partial = json(
-        w.as_person("ana@acme.test", Method::PATCH, &path)
-            .await
-            .json(
-                &json!({"fields": {"Phone": "555-0199", "Industry": "Retail"}, "mode": "partial"}),
-            )
-            .send()
-            .await
-            .unwrap(),
+        w.call(
+            "ana@acme.test",
+            Method::PATCH,
+            &path,
+            Some(json!({"fields": {"Phone": "555-0199", "Industry": "Retail"}, "mode": "partial"})),
+        )
+        .await,
         200,
     )
     .await;
@@ -358,24 +357,26 @@ async fn writes_refuse_uneditable_fields_or_drop_them_in_partial_mode() {
 
     // A bad value is refused without quoting it.
     let problem = expect_problem(
-        w.as_person("ana@acme.test", Method::PATCH, &path)
-            .await
-            .json(&json!({"fields": {"Industry": "secret-value-7"}}))
-            .send()
-            .await
-            .unwrap(),
+        w.call(
+            "ana@acme.test",
+            Method::PATCH,
+            &path,
+            Some(json!({"fields": {"Industry": "secret-value-7"}})),
+        )
+        .await,
         422,
     )
     .await;
     assert!(!problem.to_string().contains("secret-value-7"), "{problem}");
 
     let created = json(
-        w.as_person("ana@acme.test", Method::POST, "/v1/records/Account")
-            .await
-            .json(&json!({"fields": {"Name": "Cirrus"}}))
-            .send()
-            .await
-            .unwrap(),
+        w.call(
+            "ana@acme.test",
+            Method::POST,
+            "/v1/records/Account",
+            Some(json!({"fields": {"Name": "Cirrus"}})),
+        )
+        .await,
         201,
     )
     .await;
@@ -383,15 +384,13 @@ async fn writes_refuse_uneditable_fields_or_drop_them_in_partial_mode() {
     assert!(created["record"]["id"].as_str().unwrap().starts_with("001"));
     // A peer's account does not exist for her, for deletes too.
     expect_problem(
-        w.as_person(
+        w.call(
             "ana@acme.test",
             Method::DELETE,
             &format!("/v1/records/Account/{}", w.a2),
+            None,
         )
-        .await
-        .send()
-        .await
-        .unwrap(),
+        .await,
         404,
     )
     .await;
@@ -425,11 +424,8 @@ async fn writes_refuse_uneditable_fields_or_drop_them_in_partial_mode() {
         created["record"]["id"].as_str().unwrap()
     );
     let deleted = w
-        .as_person("ana@acme.test", Method::DELETE, &own_new)
-        .await
-        .send()
-        .await
-        .unwrap();
+        .call("ana@acme.test", Method::DELETE, &own_new, None)
+        .await;
     assert_eq!(deleted.status().as_u16(), 204);
 }
 
@@ -437,37 +433,14 @@ async fn writes_refuse_uneditable_fields_or_drop_them_in_partial_mode() {
 async fn a_customer_sees_only_their_own_cases_whatever_id_they_ask_for() {
     let w = World::start().await;
     let ivy = w.token("ivy@customer.test").await;
-    let list = json(
-        w.server
-            .request(Method::GET, "/v1/records/Case")
-            .bearer_auth(&ivy)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let list = json(w.get_as(&ivy, "/v1/records/Case").await, 200).await;
     assert_eq!(ids(&list), vec![w.k1.as_str()]);
     expect_problem(
-        w.server
-            .request(Method::GET, &format!("/v1/records/Case/{}", w.k2))
-            .bearer_auth(&ivy)
-            .send()
-            .await
-            .unwrap(),
+        w.get_as(&ivy, &format!("/v1/records/Case/{}", w.k2)).await,
         404,
     )
     .await;
-    let objects = json(
-        w.server
-            .request(Method::GET, "/v1/objects")
-            .bearer_auth(&ivy)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let objects = json(w.get_as(&ivy, "/v1/objects").await, 200).await;
     let names: Vec<&str> = objects["items"]
         .as_array()
         .unwrap()
@@ -504,27 +477,16 @@ async fn api_keys_unmapped_people_and_malformed_ids_get_clear_refusals() {
         .as_str()
         .unwrap()
         .to_owned();
-    let problem = expect_problem(
-        w.server
-            .request(Method::GET, "/v1/objects")
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap(),
-        403,
-    )
-    .await;
+    let problem = expect_problem(w.get_as(&admin, "/v1/objects").await, 403).await;
     assert_eq!(problem["type"], "urn:heddle:problem:no-record-identity");
     let problem = expect_problem(
-        w.as_person(
+        w.call(
             "ana@acme.test",
             Method::GET,
             "/v1/records/Account/001-not-an-id",
+            None,
         )
-        .await
-        .send()
-        .await
-        .unwrap(),
+        .await,
         400,
     )
     .await;
