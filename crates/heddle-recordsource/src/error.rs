@@ -60,9 +60,8 @@ impl From<StoreError> for RecordError {
 impl From<RecordQueryError> for RecordError {
     fn from(err: RecordQueryError) -> Self {
         match err {
+            RecordQueryError::Query(query) => Self::InvalidQuery(query),
             RecordQueryError::Store(store) => Self::Store(store),
-            #[allow(unreachable_patterns, reason = "variants come and go with the store")]
-            other => Self::Store(StoreError::Corrupt(other.to_string())),
         }
     }
 }

@@ -13,6 +13,10 @@
 //! [`EmbeddedRecords`] implements the interface over Heddle's own store (SQLite or
 //! PostgreSQL); a Salesforce connector implements the same trait later.
 //!
+//! Tested end to end through the HTTP API (`crates/heddle-server/tests/it/records.rs`) and the
+//! CLI (`crates/heddle-cli/tests/it/records.rs`); the access rules themselves are
+//! property-tested in `heddle-records` and `heddle-store`.
+//!
 //! Invariants: a record that exists but is not visible is indistinguishable from one that does
 //! not exist; a field the actor cannot read never appears in a result, an error or an audit
 //! event; audit events name fields, never values (values may be personal data).
