@@ -11,6 +11,7 @@
 
 mod audit;
 mod audit_batch;
+mod config_snapshots;
 mod db_error;
 mod error;
 mod paging;
@@ -35,6 +36,9 @@ pub use audit::{
     AuditFilter, AuditHead, AuditSequencer, AuditStore, NewAuditEvent, SequencedLeaf,
     StoredAuditEvent, StoredCheckpoint,
 };
+pub use config_snapshots::{
+    ConfigSnapshot, ConfigSnapshotStore, ConfigSnapshotSummary, NewConfigSnapshot,
+};
 pub use error::StoreError;
 pub use record_orgs::{RecordOrgStore, StoredRecordOrg};
 pub use records::{QueryPage, RecordQueryError, RecordStore, RecordWriteError, VisibleRecord};
@@ -57,6 +61,7 @@ pub trait Store:
     + SecretStore
     + RecordStore
     + RecordOrgStore
+    + ConfigSnapshotStore
     + HealthStore
 {
 }
@@ -73,6 +78,7 @@ impl<T> Store for T where
         + SecretStore
         + RecordStore
         + RecordOrgStore
+        + ConfigSnapshotStore
         + HealthStore
 {
 }

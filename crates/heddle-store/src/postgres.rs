@@ -15,6 +15,7 @@
 #![doc = concat!("```sql\n", include_str!("postgres/app_role.sql"), "```")]
 
 mod audit;
+mod config_snapshots;
 mod record_orgs;
 mod record_query;
 mod record_visibility;

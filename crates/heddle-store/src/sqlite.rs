@@ -8,6 +8,7 @@
 //! change writes its audit event into the outbox inside that same transaction.
 
 mod audit;
+mod config_snapshots;
 mod record_orgs;
 mod record_query;
 mod record_visibility;

@@ -35,3 +35,6 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON siem_sinks TO heddle_app;
 -- by version.
 GRANT SELECT, INSERT, UPDATE, DELETE ON records TO heddle_app;
 GRANT SELECT, INSERT, UPDATE ON record_orgs TO heddle_app;
+
+-- Agent configuration snapshots: immutable history, so insert and read only.
+GRANT SELECT, INSERT ON config_snapshots TO heddle_app;

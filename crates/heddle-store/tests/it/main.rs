@@ -30,6 +30,7 @@ mod access_tokens;
 mod api_keys;
 mod audit;
 mod concurrency;
+mod config_snapshots;
 mod engines;
 mod fixtures;
 mod harness;
