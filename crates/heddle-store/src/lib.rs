@@ -19,6 +19,7 @@ pub mod postgres;
 mod record_orgs;
 mod records;
 mod secrets;
+mod sessions;
 mod siem;
 pub mod sqlite;
 mod vault;
@@ -43,6 +44,7 @@ pub use error::StoreError;
 pub use record_orgs::{RecordOrgStore, StoredRecordOrg};
 pub use records::{QueryPage, RecordQueryError, RecordStore, RecordWriteError, VisibleRecord};
 pub use secrets::{NewSecret, SealedSecret, SecretFilter, SecretRotation, SecretStore};
+pub use sessions::{NewSession, NewStep, Session, SessionStore, Step, Turn, TurnStatus};
 pub use siem::{NewSiemSink, SiemDeliveryUpdate, SiemStore, StoredSiemSink};
 pub use vault::{StoredDataKey, StoredSigningKey, VaultStore};
 
@@ -62,6 +64,7 @@ pub trait Store:
     + RecordStore
     + RecordOrgStore
     + ConfigSnapshotStore
+    + SessionStore
     + HealthStore
 {
 }
@@ -79,6 +82,7 @@ impl<T> Store for T where
         + RecordStore
         + RecordOrgStore
         + ConfigSnapshotStore
+        + SessionStore
         + HealthStore
 {
 }

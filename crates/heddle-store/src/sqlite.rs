@@ -15,6 +15,7 @@ mod record_visibility;
 mod record_writes;
 mod records;
 mod secrets;
+mod sessions;
 mod siem;
 mod vault;
 

@@ -102,6 +102,16 @@ typed_id!(
     SecretId,
     "secret"
 );
+typed_id!(
+    /// A conversation with an agent.
+    SessionId,
+    "session"
+);
+typed_id!(
+    /// The durable record of one turn's work.
+    ExecutionId,
+    "execution"
+);
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,10 @@ pub use audit::{
     ActorKind, AuditActor, AuditEvent, AuditOutcome, AuditTarget, IdentityMode, RequestContext,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{AccessTokenId, ApiKeyId, IdParseError, PolicyId, SecretId, TenantId, UserId};
+pub use ids::{
+    AccessTokenId, ApiKeyId, ExecutionId, IdParseError, PolicyId, SecretId, SessionId, TenantId,
+    UserId,
+};
 pub use principal::{Principal, PrincipalKind, Resource};
 pub use records::{
     AccessToken, ApiKey, MAX_PAGE_LIMIT, Page, PageRequest, Tenant, TenantPolicy, User,

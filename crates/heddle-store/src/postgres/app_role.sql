@@ -38,3 +38,8 @@ GRANT SELECT, INSERT, UPDATE ON record_orgs TO heddle_app;
 
 -- Agent configuration snapshots: immutable history, so insert and read only.
 GRANT SELECT, INSERT ON config_snapshots TO heddle_app;
+
+-- Sessions, turns and execution steps: turns change status; steps are only appended.
+GRANT SELECT, INSERT, UPDATE ON sessions TO heddle_app;
+GRANT SELECT, INSERT, UPDATE ON turns TO heddle_app;
+GRANT SELECT, INSERT ON execution_steps TO heddle_app;

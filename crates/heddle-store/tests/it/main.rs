@@ -42,6 +42,7 @@ mod records;
 mod round_trips;
 mod secrets;
 mod sequencer;
+mod sessions;
 mod siem;
 mod tenants;
 mod users;
