@@ -9,12 +9,19 @@
 //! ([`ReceiverMode`]) or stopped and restarted on the same port, and exposes
 //! `received_seqs()` for exactly-once-by-seq assertions.
 //!
+//! Model providers: [`FakeOpenAi`] (Chat Completions, also standing in for OpenAI-compatible
+//! servers) and [`FakeAnthropic`] (Messages) answer queued [`FakeModelReply`]s, tool calls
+//! and errors included, in each provider's documented format, and record every request.
+//!
 //! Invariants: fakes listen on loopback only and never reach out; a fake is stricter than the
 //! real service where that catches a Heddle bug (it refuses events without Heddle's
 //! `tenant_id`/`seq`), never more lenient.
 
 mod datadog;
 mod elasticsearch;
+mod fake_anthropic;
+mod fake_model;
+mod fake_openai;
 mod recorder;
 mod server;
 mod splunk;
@@ -22,6 +29,9 @@ mod webhook;
 
 pub use datadog::{DATADOG_MAX_ENTRIES, DATADOG_MAX_PAYLOAD_BYTES, FakeDatadogIntake};
 pub use elasticsearch::FakeElasticsearch;
+pub use fake_anthropic::{FAKE_ANTHROPIC_VERSION, FakeAnthropic};
+pub use fake_model::{FakeModelReply, FakeToolCall};
+pub use fake_openai::FakeOpenAi;
 pub use recorder::{ReceivedEvent, ReceiverMode, RecordedRequest};
 pub use server::LoopbackServer;
 pub use splunk::FakeSplunkHec;

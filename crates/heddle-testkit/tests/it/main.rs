@@ -13,7 +13,8 @@ use heddle_outbound::{
     header,
 };
 use heddle_testkit::{
-    FakeDatadogIntake, FakeElasticsearch, FakeSplunkHec, FakeWebhookReceiver, ReceiverMode,
+    FakeAnthropic, FakeDatadogIntake, FakeElasticsearch, FakeModelReply, FakeOpenAi, FakeSplunkHec,
+    FakeWebhookReceiver, ReceiverMode,
 };
 use serde_json::{Value, json};
 
@@ -251,4 +252,84 @@ async fn failure_modes_answer_in_the_service_format() {
         "stored although the answer was an error"
     );
     assert_eq!(fake.mode(), ReceiverMode::LoseAck);
+}
+
+#[tokio::test]
+async fn the_fake_model_providers_refuse_what_the_real_apis_refuse() {
+    let openai = FakeOpenAi::start("sk-good").await.unwrap();
+    let url = format!("{}/v1/chat/completions", openai.url());
+    let bearer = [("authorization", "Bearer sk-good")];
+    let orphan_tool_result = r#"{"model": "m", "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "tool", "tool_call_id": "call_1", "content": "x"}]}"#;
+    let refused = post(&url, &bearer, "application/json", orphan_tool_result).await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        json_body(&refused)["error"]["type"],
+        "invalid_request_error"
+    );
+    let wrong_key = [("authorization", "Bearer sk-bad")];
+    let refused = post(
+        &url,
+        &wrong_key,
+        "application/json",
+        r#"{"model": "m", "messages": []}"#,
+    )
+    .await;
+    assert_eq!(refused.status(), 401);
+    assert_eq!(json_body(&refused)["error"]["code"], "invalid_api_key");
+    // With no reply queued the fake says so in the provider's format.
+    let empty = post(
+        &url,
+        &bearer,
+        "application/json",
+        r#"{"model": "m", "messages": []}"#,
+    )
+    .await;
+    assert_eq!(empty.status(), 500);
+    openai.push_reply(FakeModelReply::tool_call(
+        "call_9",
+        "lookup",
+        json!({"q": 1}),
+    ));
+    let answered = post(
+        &url,
+        &bearer,
+        "application/json",
+        r#"{"model": "m", "messages": []}"#,
+    )
+    .await;
+    let body = json_body(&answered);
+    assert_eq!(body["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(
+        body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"],
+        r#"{"q":1}"#
+    );
+    assert_eq!(openai.requests().len(), 4);
+
+    let anthropic = FakeAnthropic::start("sk-ant").await.unwrap();
+    let url = format!("{}/v1/messages", anthropic.url());
+    let valid =
+        r#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}"#;
+    let no_version = post(&url, &[("x-api-key", "sk-ant")], "application/json", valid).await;
+    assert_eq!(no_version.status(), 400);
+    assert_eq!(json_body(&no_version)["type"], "error");
+    let headers = [("x-api-key", "sk-ant"), ("anthropic-version", "2023-06-01")];
+    let system_message =
+        r#"{"model": "m", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]}"#;
+    let refused = post(&url, &headers, "application/json", system_message).await;
+    assert_eq!(
+        json_body(&refused)["error"]["type"],
+        "invalid_request_error"
+    );
+    anthropic.push_reply(FakeModelReply::RateLimited {
+        retry_after_secs: Some(7),
+    });
+    let limited = post(&url, &headers, "application/json", valid).await;
+    assert_eq!(limited.status(), 429);
+    assert_eq!(
+        limited.retry_after(),
+        Some(std::time::Duration::from_secs(7))
+    );
+    assert_eq!(json_body(&limited)["error"]["type"], "rate_limit_error");
 }

@@ -1,0 +1,352 @@
+//! The declarative file types: one YAML document per file, a small header and a `spec` whose
+//! shape the `kind` decides.
+//!
+//! ```yaml
+//! api_version: heddle/v1
+//! kind: Capability            # Agent | Capability | ModelBinding
+//! name: list_my_open_opportunities
+//! spec: { ... }
+//! ```
+//!
+//! Keys are snake_case like the org file's. Every type refuses unknown fields, so a typo is an
+//! error instead of a silently ignored safety setting. Enums with data are externally tagged
+//! (`backend: { records.query: {...} }`) so that errors inside them keep their line and path.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as JsonValue;
+
+/// The only `api_version` this crate reads.
+pub const API_VERSION: &str = "heddle/v1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Kind {
+    Agent,
+    Capability,
+    ModelBinding,
+}
+
+/// A whole file: header plus the spec of its kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document<S> {
+    pub api_version: String,
+    pub kind: Kind,
+    /// Unique per kind; capability names are the tool names the model sees, so they follow the
+    /// providers' tool-name rule: `[a-z][a-z0-9_]{0,63}`.
+    pub name: String,
+    pub spec: S,
+}
+
+// ----- Agent -----
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSpec {
+    /// Who talks to the agent.
+    pub kind: AgentKind,
+    /// Whose identity record access runs as; the caller's unless declared otherwise.
+    #[serde(default)]
+    pub identity: Identity,
+    /// The name of a `ModelBinding`.
+    pub model: String,
+    pub system_prompt: String,
+    /// Names of `Capability` documents the agent may call.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub budgets: Budgets,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentKind {
+    /// Used by people logged in to the tenant; runs as them.
+    Employee,
+    /// Used by external customers on service channels.
+    Service,
+}
+
+/// `mode: user` (the default) or `mode: service_user` with `service_user` and a written
+/// `justification`; the pairing is checked when loading.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    #[serde(default)]
+    pub mode: IdentityMode,
+    /// The org user id (15 or 18 characters) the agent runs as in `service_user` mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_user: Option<String>,
+    /// Why this agent cannot run as its caller; shown in lint output and reviews.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityMode {
+    #[default]
+    User,
+    ServiceUser,
+}
+
+/// Spending caps; an absent cap is unlimited. Exceeding one halts the turn.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budgets {
+    #[serde(default)]
+    pub per_turn: Budget,
+    #[serde(default)]
+    pub per_session: Budget,
+    #[serde(default)]
+    pub per_day: Budget,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Prompt plus completion tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+    /// Estimated cost in US dollars, from the binding's price table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Model ↔ capability round trips per turn.
+    #[serde(default = "default_max_steps")]
+    pub max_steps: u32,
+    #[serde(default = "default_turn_timeout")]
+    pub turn_timeout_seconds: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_steps: default_max_steps(),
+            turn_timeout_seconds: default_turn_timeout(),
+        }
+    }
+}
+
+fn default_max_steps() -> u32 {
+    8
+}
+
+fn default_turn_timeout() -> u32 {
+    120
+}
+
+/// Largest `max_steps` accepted.
+pub const MAX_STEPS: u32 = 50;
+/// Largest `turn_timeout_seconds` accepted.
+pub const MAX_TURN_TIMEOUT_SECONDS: u32 = 3600;
+
+// ----- Capability -----
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilitySpec {
+    /// The one business purpose, shown to the model as the tool description.
+    pub description: String,
+    pub classification: Classification,
+    #[serde(default)]
+    pub human_in_the_loop: HitlMode,
+    /// A JSON Schema (draft 2020-12 subset, see `schema`) of the call's arguments. It may
+    /// declare bound parameters to type them; the model never sees those.
+    pub input_schema: JsonValue,
+    /// Parameter name → the context value the runtime injects. The model can neither see nor
+    /// supply these.
+    #[serde(default)]
+    pub bound_inputs: BTreeMap<String, BoundSource>,
+    pub backend: Backend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Classification {
+    pub effect: Effect,
+    pub data: DataClass,
+    pub audience: Audience,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    Read,
+    Write,
+    SideEffect,
+}
+
+/// Seed 003: public data is fine unauthenticated; private data or sensitive operations need a
+/// verified user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataClass {
+    Public,
+    Private,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    Employee,
+    Service,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HitlMode {
+    #[default]
+    None,
+    /// The person in the conversation confirms the planned call.
+    Confirmation,
+    /// A designated approver approves it.
+    Approval,
+    ConfirmationThenApproval,
+    /// Approval when a policy condition holds (the condition arrives with the approvals work).
+    ConditionalApproval,
+}
+
+impl HitlMode {
+    /// Whether a person sees the call before it runs (always or conditionally).
+    pub fn has_human(self) -> bool {
+        !matches!(self, Self::None)
+    }
+}
+
+/// A value the runtime knows from the session, never from the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoundSource {
+    /// The calling person's org user id.
+    UserId,
+    /// The customer id the service channel's verification flow set (seed 003).
+    VerifiedCustomerId,
+    /// The record the session is about (the page the user is on).
+    SessionRecordId,
+}
+
+impl BoundSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserId => "user_id",
+            Self::VerifiedCustomerId => "verified_customer_id",
+            Self::SessionRecordId => "session_record_id",
+        }
+    }
+}
+
+/// What the capability does, owned by the admin who writes the file. Placeholders
+/// `"{{param}}"` stand for a whole argument value. New backends are added as new variants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub enum Backend {
+    /// A structured query (`heddle_records::query::RecordQuery`) with placeholders.
+    #[serde(rename = "records.query")]
+    RecordsQuery(QueryBackend),
+    #[serde(rename = "records.get")]
+    RecordsGet(GetBackend),
+    #[serde(rename = "records.create")]
+    RecordsCreate(WriteBackend),
+    #[serde(rename = "records.update")]
+    RecordsUpdate(WriteBackend),
+}
+
+impl Backend {
+    /// The backend's name as written in the file.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::RecordsQuery(_) => "records.query",
+            Self::RecordsGet(_) => "records.get",
+            Self::RecordsCreate(_) => "records.create",
+            Self::RecordsUpdate(_) => "records.update",
+        }
+    }
+
+    /// Whether the backend changes data, whatever the file's classification says.
+    pub fn writes(&self) -> bool {
+        matches!(self, Self::RecordsCreate(_) | Self::RecordsUpdate(_))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryBackend {
+    /// A `RecordQuery` in which any string may be a placeholder: `object`, `fields`, condition
+    /// `field` and `value`, `order_by` `field`, `limit`.
+    pub query: JsonValue,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetBackend {
+    pub object: String,
+    /// A placeholder naming the parameter that holds the record id.
+    pub record_id: String,
+    /// Fields to return; empty means every field the caller can read.
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriteBackend {
+    pub object: String,
+    /// For `records.update`: a placeholder naming the parameter that holds the record id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<String>,
+    /// The allow-list: field API name → the placeholder of its value. Only these fields are
+    /// written. `"*"` (any field, from an object parameter) is accepted only so the lint can
+    /// name it.
+    pub fields: BTreeMap<String, String>,
+}
+
+// ----- ModelBinding -----
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelBindingSpec {
+    pub provider: Provider,
+    pub model: String,
+    /// Required for `openai_compatible`; optional override for the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The name of the vault secret holding the API key — never the key itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    /// Overrides the built-in price table for cost estimates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Price>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    Openai,
+    Anthropic,
+    OpenaiCompatible,
+    /// Deterministic replay of a script of model turns (demo, tests, red-team simulations).
+    Scripted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input_usd_per_million_tokens: f64,
+    pub output_usd_per_million_tokens: f64,
+}
+
+/// An agent as loaded.
+pub type Agent = Document<AgentSpec>;
+/// A capability as loaded.
+pub type Capability = Document<CapabilitySpec>;
+/// A model binding as loaded.
+pub type ModelBinding = Document<ModelBindingSpec>;
