@@ -3,6 +3,7 @@
 //! database directly as the local operator.
 
 mod admin;
+mod agents;
 mod records;
 mod serve;
 mod verify;
@@ -66,6 +67,32 @@ enum Command {
     /// Apply a record org and import business records.
     #[command(subcommand)]
     Records(RecordsCommand),
+    /// Check agent, capability and model-binding files with the contract lint (no database).
+    /// Exit status: 0 clean or warnings only, 1 errors, 2 files that do not load.
+    Lint {
+        /// A directory of .yaml files (searched recursively) or one file.
+        dir: PathBuf,
+        /// Print SARIF 2.1.0 for code-scanning tools instead of text.
+        #[arg(long)]
+        sarif: bool,
+    },
+    /// Load, lint and store a directory of agent files as the next configuration version of
+    /// an environment; lint errors refuse the apply.
+    Apply {
+        #[arg(long, short = 'f')]
+        file: PathBuf,
+        /// dev, staging or prod.
+        #[arg(long, default_value = "dev", value_parser = parse_environment)]
+        env: heddle_types::Environment,
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+}
+
+fn parse_environment(value: &str) -> Result<heddle_types::Environment, String> {
+    value
+        .parse()
+        .map_err(|err: heddle_types::EnvironmentParseError| err.to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,6 +246,12 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             });
         }
+        Command::Lint { dir, sarif } => {
+            return agents::lint_dir(dir, *sarif).unwrap_or_else(|err| {
+                eprintln!("heddle: {err:#}");
+                ExitCode::from(2)
+            });
+        }
         Command::Keys(KeysCommand::GenerateMaster) => {
             return match admin::generate_master_key() {
                 Ok(()) => ExitCode::SUCCESS,
@@ -301,8 +334,10 @@ async fn run(cli: Cli) -> ExitCode {
             file,
             tenant,
         }) => records::import(&config, &tenant, &object, &file).await,
+        Command::Apply { file, env, tenant } => agents::apply(&config, &tenant, env, &file).await,
         // Handled before the runtime started.
-        Command::Audit(AuditCommand::Verify { .. })
+        Command::Lint { .. }
+        | Command::Audit(AuditCommand::Verify { .. })
         | Command::Keys(KeysCommand::GenerateMaster) => Ok(()),
     };
     match result {

@@ -16,6 +16,7 @@ mod audit;
 mod authn;
 mod authz;
 mod bootstrap;
+mod configs;
 mod error;
 mod policies;
 mod secrets;
@@ -39,6 +40,7 @@ pub use api_keys::{CreateApiKey, IssuedApiKey};
 pub use audit::Caller;
 pub use authn::{AuthFailure, IssuedAccessToken};
 pub use bootstrap::{BootstrapOutcome, DEFAULT_ADMIN_EMAIL, DemoAccount, OPERATOR_TENANT_SLUG};
+pub use configs::AppliedConfig;
 pub use error::IdentityError;
 pub use policies::CreatePolicy;
 pub use secrets::{

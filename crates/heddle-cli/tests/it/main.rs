@@ -9,6 +9,7 @@
 
 mod harness;
 
+mod agents;
 mod audit;
 mod commands;
 mod postgres;
