@@ -112,3 +112,59 @@ impl Identity {
         self.finish(caller, operation, result).await
     }
 }
+
+impl Identity {
+    /// One configuration version of an environment (the latest when `version` is `None`).
+    /// Needs `view_executions` ("view workflows" in the permission matrix).
+    pub async fn get_config(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+        environment: Environment,
+        version: Option<i64>,
+    ) -> IdentityResult<heddle_store::ConfigSnapshot> {
+        let operation = Operation::new(tenant_id, "config.read");
+        let authorized = self
+            .authorize(
+                &caller.actor,
+                Action::ViewExecutions,
+                Resource::Tenant(tenant_id),
+            )
+            .await;
+        self.finish_read(caller, operation, authorized).await?;
+        self.inner
+            .store
+            .get_config_snapshot(tenant_id, environment, version)
+            .await?
+            .ok_or_else(|| IdentityError::NotFound {
+                entity: "configuration version",
+                id: match version {
+                    Some(v) => format!("{environment}/{v}"),
+                    None => format!("{environment}/latest"),
+                },
+            })
+    }
+
+    /// Every configuration version of an environment, newest first.
+    pub async fn list_configs(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+        environment: Environment,
+    ) -> IdentityResult<Vec<heddle_store::ConfigSnapshotSummary>> {
+        let operation = Operation::new(tenant_id, "config.read");
+        let authorized = self
+            .authorize(
+                &caller.actor,
+                Action::ViewExecutions,
+                Resource::Tenant(tenant_id),
+            )
+            .await;
+        self.finish_read(caller, operation, authorized).await?;
+        Ok(self
+            .inner
+            .store
+            .list_config_snapshots(tenant_id, environment)
+            .await?)
+    }
+}

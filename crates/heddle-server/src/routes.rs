@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod configs;
 pub mod health;
 pub mod keys;
 pub mod meta;
@@ -42,6 +43,7 @@ use crate::problem::{ApiError, Problem};
         (name = "policies", description = "A tenant's custom Cedar policies"),
         (name = "audit", description = "The tenant's verifiable audit log"),
         (name = "secrets", description = "Credentials kept sealed in the vault; values are write-only"),
+        (name = "configs", description = "Agents, capabilities and model bindings as versioned files: lint, apply, read"),
         (name = "records", description = "Business records as the caller: sharing, CRUD and field-level security of the tenant's record org apply"),
     )
 )]
@@ -99,6 +101,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(siem::list_sinks, siem::create_sink))
         .routes(routes!(siem::delete_sink))
         .routes(routes!(siem::resume_sink))
+        .routes(routes!(configs::lint_config))
+        .routes(routes!(configs::apply_config, configs::latest_config))
+        .routes(routes!(configs::config_versions))
         .routes(routes!(records::list_objects))
         .routes(routes!(records::describe_object))
         .routes(routes!(records::list_records, records::create_record))

@@ -10,6 +10,7 @@ mod harness;
 
 mod audit;
 mod auth;
+mod configs;
 mod errors;
 mod keys;
 mod meta;
