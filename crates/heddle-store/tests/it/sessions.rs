@@ -1,7 +1,7 @@
 //! Sessions, turns and execution steps: turn numbering, one running turn per session (also
 //! under concurrency), steps of a stale turn recorded but not applied, tenant isolation.
 
-use heddle_store::{NewSession, NewStep, StoreError, TurnStatus};
+use heddle_store::{NewSession, NewStep, Step, Store, StoreError, Turn, TurnStatus};
 use heddle_types::{Environment, ExecutionId, SessionId, TenantId};
 use serde_json::json;
 
@@ -29,6 +29,42 @@ fn new_session(tenant_id: TenantId) -> NewSession {
     }
 }
 
+async fn begin(
+    store: &dyn Store,
+    tenant_id: TenantId,
+    session_id: SessionId,
+    seconds: i64,
+) -> Result<Turn, StoreError> {
+    store
+        .begin_turn(
+            tenant_id,
+            session_id,
+            ExecutionId::new(),
+            at(seconds),
+            event(tenant_id, "turn.begin"),
+        )
+        .await
+}
+
+async fn append(
+    store: &dyn Store,
+    tenant_id: TenantId,
+    session_id: SessionId,
+    turn: i64,
+    kind: &str,
+    seconds: i64,
+) -> Result<Step, StoreError> {
+    store
+        .append_step(
+            tenant_id,
+            session_id,
+            turn,
+            step(kind, seconds),
+            event(tenant_id, "step"),
+        )
+        .await
+}
+
 fn step(kind: &str, seconds: i64) -> NewStep {
     NewStep {
         kind: kind.to_owned(),
@@ -49,28 +85,10 @@ async fn turns_count_up_and_one_runs_at_a_time(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(session.last_turn, 0);
-    let first = store
-        .begin_turn(
-            acme.id,
-            session.id,
-            ExecutionId::new(),
-            at(2),
-            event(acme.id, "turn.begin"),
-        )
-        .await
-        .unwrap();
+    let first = begin(store, acme.id, session.id, 2).await.unwrap();
     assert_eq!((first.turn, first.status), (1, TurnStatus::Running));
     // A second message while the first turn runs.
-    let err = store
-        .begin_turn(
-            acme.id,
-            session.id,
-            ExecutionId::new(),
-            at(3),
-            event(acme.id, "turn.begin"),
-        )
-        .await
-        .unwrap_err();
+    let err = begin(store, acme.id, session.id, 3).await.unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict { field: "turn", .. }),
         "{err:?}"
@@ -117,16 +135,7 @@ async fn turns_count_up_and_one_runs_at_a_time(db: TestDb) {
         ),
         "{err:?}"
     );
-    let second = store
-        .begin_turn(
-            acme.id,
-            session.id,
-            ExecutionId::new(),
-            at(6),
-            event(acme.id, "turn.begin"),
-        )
-        .await
-        .unwrap();
+    let second = begin(store, acme.id, session.id, 6).await.unwrap();
     assert_eq!(second.turn, 2);
     assert_eq!(
         store
@@ -146,17 +155,7 @@ async fn concurrent_messages_start_exactly_one_turn(db: TestDb) {
         .unwrap();
     let attempts = (0..8).map(|_| {
         let store = store.clone();
-        tokio::spawn(async move {
-            store
-                .begin_turn(
-                    acme.id,
-                    session.id,
-                    ExecutionId::new(),
-                    at(2),
-                    event(acme.id, "turn.begin"),
-                )
-                .await
-        })
+        tokio::spawn(async move { begin(&*store, acme.id, session.id, 2).await })
     });
     let mut started = 0;
     for attempt in attempts {
@@ -187,34 +186,11 @@ async fn a_late_step_of_an_older_turn_is_recorded_but_not_applied(db: TestDb) {
         .create_session(new_session(acme.id), event(acme.id, "session.create"))
         .await
         .unwrap();
-    store
-        .begin_turn(
-            acme.id,
-            session.id,
-            ExecutionId::new(),
-            at(2),
-            event(acme.id, "turn.begin"),
-        )
+    begin(store, acme.id, session.id, 2).await.unwrap();
+    let a = append(store, acme.id, session.id, 1, "user_message", 2)
         .await
         .unwrap();
-    let a = store
-        .append_step(
-            acme.id,
-            session.id,
-            1,
-            step("user_message", 2),
-            event(acme.id, "step"),
-        )
-        .await
-        .unwrap();
-    let b = store
-        .append_step(
-            acme.id,
-            session.id,
-            1,
-            step("model_response", 3),
-            event(acme.id, "step"),
-        )
+    let b = append(store, acme.id, session.id, 1, "model_response", 3)
         .await
         .unwrap();
     assert_eq!((a.seq, b.seq, a.applied, b.applied), (1, 2, true, true));
@@ -229,36 +205,13 @@ async fn a_late_step_of_an_older_turn_is_recorded_but_not_applied(db: TestDb) {
         )
         .await
         .unwrap();
-    store
-        .begin_turn(
-            acme.id,
-            session.id,
-            ExecutionId::new(),
-            at(5),
-            event(acme.id, "turn.begin"),
-        )
-        .await
-        .unwrap();
+    begin(store, acme.id, session.id, 5).await.unwrap();
     // A tool result of turn 1 arrives after turn 2 began.
-    let late = store
-        .append_step(
-            acme.id,
-            session.id,
-            1,
-            step("tool_result", 6),
-            event(acme.id, "step"),
-        )
+    let late = append(store, acme.id, session.id, 1, "tool_result", 6)
         .await
         .unwrap();
     assert_eq!((late.seq, late.applied), (3, false));
-    let current = store
-        .append_step(
-            acme.id,
-            session.id,
-            2,
-            step("user_message", 6),
-            event(acme.id, "step"),
-        )
+    let current = append(store, acme.id, session.id, 2, "user_message", 6)
         .await
         .unwrap();
     assert!(current.applied);
@@ -280,14 +233,7 @@ async fn a_late_step_of_an_older_turn_is_recorded_but_not_applied(db: TestDb) {
             .len(),
         1
     );
-    let err = store
-        .append_step(
-            acme.id,
-            session.id,
-            9,
-            step("tool_result", 7),
-            event(acme.id, "step"),
-        )
+    let err = append(store, acme.id, session.id, 9, "tool_result", 7)
         .await
         .unwrap_err();
     assert!(
@@ -304,16 +250,7 @@ async fn sessions_and_executions_stay_in_their_tenant(db: TestDb) {
         .create_session(new_session(acme.id), event(acme.id, "session.create"))
         .await
         .unwrap();
-    let turn = store
-        .begin_turn(
-            acme.id,
-            session.id,
-            ExecutionId::new(),
-            at(2),
-            event(acme.id, "turn.begin"),
-        )
-        .await
-        .unwrap();
+    let turn = begin(store, acme.id, session.id, 2).await.unwrap();
     assert!(matches!(
         store.get_session(other.id, session.id).await.unwrap_err(),
         StoreError::NotFound { .. }
@@ -326,16 +263,7 @@ async fn sessions_and_executions_stay_in_their_tenant(db: TestDb) {
         StoreError::NotFound { .. }
     ));
     assert!(matches!(
-        store
-            .begin_turn(
-                other.id,
-                session.id,
-                ExecutionId::new(),
-                at(3),
-                event(other.id, "turn.begin")
-            )
-            .await
-            .unwrap_err(),
+        begin(store, other.id, session.id, 3).await.unwrap_err(),
         StoreError::NotFound { .. }
     ));
     assert!(
