@@ -9,6 +9,7 @@
 //! - [`schema`]: the JSON Schema subset, the model-visible tool schema and bound-input
 //!   injection; [`template`]: `{{param}}` placeholders and query templates.
 //! - [`lint`](mod@lint): the contract lint, as text or SARIF 2.1.0.
+//! - [`validate`]: the model's tool-call arguments checked against the model-visible schema.
 
 pub mod config;
 pub mod lint;
@@ -16,6 +17,7 @@ pub mod load;
 pub mod locate;
 pub mod schema;
 pub mod template;
+pub mod validate;
 
 use serde_json::{Map, Value as JsonValue};
 
@@ -29,6 +31,7 @@ pub use load::{ConfigError, ConfigSet, Loaded, load_dir};
 pub use locate::FieldPath;
 pub use schema::{BindError, BoundContext, ToolDefinition};
 pub use template::TemplateError;
+pub use validate::{ArgumentError, validate_arguments};
 
 impl Capability {
     /// The input schema the model is given: bound parameters removed.
@@ -42,6 +45,19 @@ impl Capability {
             name: self.name.clone(),
             description: self.spec.description.clone(),
             parameters: self.model_schema(),
+        }
+    }
+
+    /// Checks the model's arguments against the model-visible schema, before binding: a call
+    /// that does not conform is not executed and its problems go back to the model. A bound
+    /// parameter the model supplies is not in that schema, so it is refused here as an
+    /// unknown argument (and again by [`Capability::bind_arguments`]).
+    pub fn validate_arguments(&self, arguments: &JsonValue) -> Result<(), Vec<ArgumentError>> {
+        let problems = validate_arguments(&self.model_schema(), arguments);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
         }
     }
 

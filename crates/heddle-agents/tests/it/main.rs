@@ -11,3 +11,4 @@ mod lint;
 mod load;
 mod support;
 mod tools;
+mod validate;
