@@ -145,6 +145,19 @@ fn check_node(node: &JsonValue, path: &FieldPath, top: bool, out: &mut Vec<(Fiel
             "pattern" | "format" | "title" | "description" if !value.is_string() => {
                 out.push((here, format!("`{key}` must be a string")));
             }
+            // Checked when the file loads, not first when a model call hits it.
+            "pattern"
+                if value
+                    .as_str()
+                    .is_some_and(|p| regex::Regex::new(p).is_err()) =>
+            {
+                out.push((
+                    here,
+                    "`pattern` does not compile (Rust `regex` syntax: no look-around or \
+                     back-references)"
+                        .to_owned(),
+                ));
+            }
             _ => {}
         }
     }

@@ -372,3 +372,19 @@ fn hash_is_stable_and_follows_every_file() {
         assert_ne!(changed.content_hash(), base_hash, "{file}");
     }
 }
+
+#[test]
+fn a_pattern_that_does_not_compile_is_a_load_error() {
+    use crate::support::{CAP, errors, with};
+    let cap = CAP.replace(
+        "        enum: [Proposal, Negotiation]\n",
+        "        enum: [Proposal, Negotiation]\n        pattern: \"(?<=x)y\"\n",
+    );
+    let found = errors(&with("cap.yaml", &cap));
+    assert!(
+        found
+            .iter()
+            .any(|e| e.file == "cap.yaml" && e.to_string().contains("does not compile")),
+        "{found:?}"
+    );
+}
