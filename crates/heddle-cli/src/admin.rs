@@ -125,7 +125,7 @@ pub async fn create_user(
             return Ok(());
         }
     }
-    let tenant = identity.tenant_by_slug(tenant_slug).await?;
+    let tenant = tenant(&identity, tenant_slug).await?;
     let user = identity
         .create_user(
             &Caller::local_operator(),
@@ -157,7 +157,7 @@ pub async fn create_key(
     json: bool,
 ) -> anyhow::Result<()> {
     let identity = open_identity(config).await?;
-    let tenant = identity.tenant_by_slug(tenant_slug).await?;
+    let tenant = tenant(&identity, tenant_slug).await?;
     let expires_at = expires_in_days
         .map(|days| time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(days)));
     let issued = identity
@@ -189,7 +189,7 @@ pub async fn create_key(
 
 pub async fn list_keys(config: &Config, tenant_slug: &str, json: bool) -> anyhow::Result<()> {
     let identity = open_identity(config).await?;
-    let tenant = identity.tenant_by_slug(tenant_slug).await?;
+    let tenant = tenant(&identity, tenant_slug).await?;
     let mut keys = Vec::new();
     let mut page = PageRequest::first(heddle_types::MAX_PAGE_LIMIT);
     loop {
@@ -230,7 +230,7 @@ pub async fn list_keys(config: &Config, tenant_slug: &str, json: bool) -> anyhow
 pub async fn revoke_key(config: &Config, tenant_slug: &str, id: &str) -> anyhow::Result<()> {
     let id: ApiKeyId = id.parse()?;
     let identity = open_identity(config).await?;
-    let tenant = identity.tenant_by_slug(tenant_slug).await?;
+    let tenant = tenant(&identity, tenant_slug).await?;
     let key = identity
         .revoke_api_key(&Caller::local_operator(), tenant.id, id)
         .await?;
@@ -274,7 +274,7 @@ pub async fn export_audit(
     output: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let identity = open_identity(config).await?;
-    let tenant = identity.tenant_by_slug(tenant_slug).await?;
+    let tenant = tenant(&identity, tenant_slug).await?;
     let (bytes, summary) = identity
         .export_audit_log(&Caller::local_operator(), tenant.id, since)
         .await?;
@@ -303,7 +303,7 @@ pub async fn purge_audit(config: &Config, tenant_slug: &str, before: &str) -> an
         time::OffsetDateTime::parse(before, &time::format_description::well_known::Rfc3339)
             .with_context(|| format!("`{before}` is not an RFC 3339 time"))?;
     let identity = open_identity(config).await?;
-    let tenant = identity.tenant_by_slug(tenant_slug).await?;
+    let tenant = tenant(&identity, tenant_slug).await?;
     let purged = identity
         .purge_audit_log(&Caller::local_operator(), tenant.id, cutoff)
         .await?;
@@ -312,4 +312,16 @@ pub async fn purge_audit(config: &Config, tenant_slug: &str, before: &str) -> an
         tenant.slug
     );
     Ok(())
+}
+
+/// The tenant a command names; a missing one says how to get it instead of only "not found".
+pub async fn tenant(identity: &Identity, slug: &str) -> anyhow::Result<heddle_types::Tenant> {
+    match identity.tenant_by_slug(slug).await {
+        Ok(tenant) => Ok(tenant),
+        Err(heddle_identity::IdentityError::NotFound { .. }) => anyhow::bail!(
+            "there is no tenant `{slug}` in this database; start `heddle serve` once to create \
+             the operator tenant `default`, or name an existing tenant with --tenant"
+        ),
+        Err(other) => Err(other.into()),
+    }
 }

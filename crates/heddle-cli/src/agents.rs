@@ -110,7 +110,7 @@ pub async fn apply(
     let warnings = lint(&set);
     eprint!("{}", to_text(&warnings));
     let identity = crate::admin::open_identity(config).await?;
-    let tenant_id = identity.tenant_by_slug(tenant).await?.id;
+    let tenant_id = crate::admin::tenant(&identity, tenant).await?.id;
     let applied = identity
         .apply_config(&Caller::local_operator(), tenant_id, env, &set)
         .await?;

@@ -58,7 +58,7 @@ const DEMO_RECORDS: [(&str, &str, &str); 8] = [
 ];
 
 async fn tenant_id(identity: &Identity, slug: &str) -> anyhow::Result<TenantId> {
-    Ok(identity.tenant_by_slug(slug).await?.id)
+    Ok(crate::admin::tenant(identity, slug).await?.id)
 }
 
 fn record_service(identity: &Identity) -> EmbeddedRecords {

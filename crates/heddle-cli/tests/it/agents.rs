@@ -57,6 +57,14 @@ fn lint_exits_by_severity_and_speaks_sarif() {
 #[test]
 fn apply_stores_versions_per_environment_and_refuses_lint_errors() {
     let (_guard, dir) = temp_dir();
+    // Before the first start there is no tenant yet: say how to get one.
+    let output = run(&dir, &["apply", "-f", EXAMPLES], None);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("start `heddle serve` once"),
+        "{}",
+        stderr(&output)
+    );
     drop(Server::start(&dir, &[], &[]));
     let output = run(&dir, &["apply", "-f", EXAMPLES], None);
     assert!(output.status.success(), "{}", stderr(&output));
