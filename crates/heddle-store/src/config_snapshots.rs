@@ -77,14 +77,6 @@ pub trait ConfigSnapshotStore: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Vec<ConfigSnapshotSummary>>;
 }
 
-pub(crate) fn version_conflict(expected: Option<i64>) -> crate::StoreError {
-    crate::StoreError::Conflict {
-        entity: "configuration",
-        field: "version",
-        value: expected.map_or_else(|| "none".to_owned(), |v| v.to_string()),
-    }
-}
-
 pub(crate) fn parse_environment(value: &str) -> StoreResult<Environment> {
     value
         .parse()

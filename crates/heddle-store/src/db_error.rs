@@ -41,6 +41,20 @@ pub(crate) fn conflict_or_database(
     }
 }
 
+/// Whether the statement failed on a unique constraint or index.
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db_err) if db_err.kind() == ErrorKind::UniqueViolation)
+}
+
+/// A compare-and-set on a version lost: someone else wrote `entity` since `expected` was read.
+pub(crate) fn version_conflict(entity: &'static str, expected: Option<i64>) -> StoreError {
+    StoreError::Conflict {
+        entity,
+        field: "version",
+        value: expected.map_or_else(|| "none".to_owned(), |v| v.to_string()),
+    }
+}
+
 /// Whether the statement failed because a referenced row (tenant, user) does not exist.
 pub(crate) fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db_err) if db_err.kind() == ErrorKind::ForeignKeyViolation)

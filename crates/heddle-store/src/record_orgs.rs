@@ -39,11 +39,3 @@ pub trait RecordOrgStore: Send + Sync + std::fmt::Debug {
         audit: NewAuditEvent,
     ) -> StoreResult<StoredRecordOrg>;
 }
-
-pub(crate) fn version_conflict(expected: Option<i64>) -> crate::StoreError {
-    crate::StoreError::Conflict {
-        entity: "record org",
-        field: "version",
-        value: expected.map_or_else(|| "none".to_owned(), |v| v.to_string()),
-    }
-}

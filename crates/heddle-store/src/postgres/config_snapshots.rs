@@ -10,9 +10,9 @@ use super::PgStore;
 use super::audit::insert_outbox_event;
 use crate::config_snapshots::{
     ConfigSnapshot, ConfigSnapshotStore, ConfigSnapshotSummary, NewConfigSnapshot,
-    parse_environment, version_conflict,
+    parse_environment,
 };
-use crate::db_error::{is_foreign_key_violation, not_found};
+use crate::db_error::{is_foreign_key_violation, is_unique_violation, not_found, version_conflict};
 use crate::{NewAuditEvent, StoreError, StoreResult};
 
 fn snapshot_from_row(tenant_id: TenantId, row: &PgRow) -> StoreResult<ConfigSnapshot> {
@@ -26,10 +26,6 @@ fn snapshot_from_row(tenant_id: TenantId, row: &PgRow) -> StoreResult<ConfigSnap
         applied_by: row.try_get("applied_by")?,
         created_at: row.try_get("created_at")?,
     })
-}
-
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
 #[async_trait]
@@ -49,7 +45,7 @@ impl ConfigSnapshotStore for PgStore {
         .fetch_one(&mut *tx)
         .await?;
         if latest != expected_version {
-            return Err(version_conflict(expected_version));
+            return Err(version_conflict("configuration", expected_version));
         }
         let version = latest.unwrap_or(0) + 1;
         // Two writers that both read `latest` race for the same primary key: one inserts,
@@ -70,7 +66,7 @@ impl ConfigSnapshotStore for PgStore {
         match inserted {
             Ok(_) => {}
             Err(err) if is_unique_violation(&err) => {
-                return Err(version_conflict(expected_version));
+                return Err(version_conflict("configuration", expected_version));
             }
             Err(err) if is_foreign_key_violation(&err) => {
                 return Err(not_found("tenant", snapshot.tenant_id));

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 
 use super::PgStore;
 use super::audit::insert_outbox_event;
-use crate::db_error::{is_foreign_key_violation, not_found};
-use crate::record_orgs::{RecordOrgStore, StoredRecordOrg, version_conflict};
+use crate::db_error::{is_foreign_key_violation, not_found, version_conflict};
+use crate::record_orgs::{RecordOrgStore, StoredRecordOrg};
 use crate::{NewAuditEvent, StoreError, StoreResult};
 
 #[async_trait]
@@ -71,7 +71,7 @@ impl RecordOrgStore for PgStore {
             };
         let version = match written {
             Ok(Some(version)) => version,
-            Ok(None) => return Err(version_conflict(expected_version)),
+            Ok(None) => return Err(version_conflict("record org", expected_version)),
             Err(err) if is_foreign_key_violation(&err) => {
                 return Err(not_found("tenant", tenant_id));
             }

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use super::PgStore;
 use super::audit::insert_outbox_event;
 use crate::config_snapshots::parse_environment;
-use crate::db_error::{is_foreign_key_violation, not_found};
+use crate::db_error::{is_foreign_key_violation, is_unique_violation, not_found};
 use crate::sessions::{
     NewSession, NewStep, Session, SessionStore, Step, Turn, TurnStatus, turn_not_running,
     turn_running,
@@ -66,10 +66,6 @@ fn step_from_row(row: &PgRow) -> StoreResult<Step> {
         latency_ms: row.try_get("latency_ms")?,
         at: row.try_get("at")?,
     })
-}
-
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
 macro_rules! turn_columns {

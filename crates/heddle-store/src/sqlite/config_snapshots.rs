@@ -10,9 +10,9 @@ use super::audit::insert_outbox_event;
 use super::{BEGIN_IMMEDIATE, SqliteStore, from_micros, to_micros};
 use crate::config_snapshots::{
     ConfigSnapshot, ConfigSnapshotStore, ConfigSnapshotSummary, NewConfigSnapshot,
-    parse_environment, version_conflict,
+    parse_environment,
 };
-use crate::db_error::{is_foreign_key_violation, not_found};
+use crate::db_error::{is_foreign_key_violation, not_found, version_conflict};
 use crate::{NewAuditEvent, StoreError, StoreResult};
 
 fn snapshot_from_row(tenant_id: TenantId, row: &SqliteRow) -> StoreResult<ConfigSnapshot> {
@@ -47,7 +47,7 @@ impl ConfigSnapshotStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         if latest != expected_version {
-            return Err(version_conflict(expected_version));
+            return Err(version_conflict("configuration", expected_version));
         }
         let version = latest.unwrap_or(0) + 1;
         sqlx::query(

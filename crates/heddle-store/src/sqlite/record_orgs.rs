@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 
 use super::audit::insert_outbox_event;
 use super::{BEGIN_IMMEDIATE, SqliteStore, from_micros, to_micros};
-use crate::db_error::{is_foreign_key_violation, not_found};
-use crate::record_orgs::{RecordOrgStore, StoredRecordOrg, version_conflict};
+use crate::db_error::{is_foreign_key_violation, not_found, version_conflict};
+use crate::record_orgs::{RecordOrgStore, StoredRecordOrg};
 use crate::{NewAuditEvent, StoreError, StoreResult};
 
 #[async_trait]
@@ -50,7 +50,7 @@ impl RecordOrgStore for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await?;
         if current != expected_version {
-            return Err(version_conflict(expected_version));
+            return Err(version_conflict("record org", expected_version));
         }
         let version = current.unwrap_or(0) + 1;
         sqlx::query(
