@@ -1,9 +1,9 @@
 //! Audit events for record operations. They name the object, the record and the fields
 //! touched, the org user and the mode — never a field value.
 
-use heddle_identity::Identity;
+use heddle_identity::{Caller, Identity};
 use heddle_store::NewAuditEvent;
-use heddle_types::{AuditEvent, AuditOutcome, AuditTarget, IdentityMode};
+use heddle_types::{AuditEvent, AuditOutcome, AuditTarget, IdentityMode, TenantId};
 use serde_json::{Map, Value};
 
 use crate::{AccessMode, RecordActor, RecordError};
@@ -111,13 +111,63 @@ pub(crate) async fn finish<T>(
         }
         Ok(_) => {}
         Err(error) => {
-            let outcome = if error.is_refusal() {
-                AuditOutcome::Denied
-            } else {
-                AuditOutcome::Failure
-            };
             let op = op.with("reason", error.reason());
-            record(identity, &event(identity, actor, &op, outcome)).await;
+            record(identity, &event(identity, actor, &op, error.outcome())).await;
+        }
+    }
+    result
+}
+
+/// An administrative event on a whole tenant (applying the record org, an import), caused by
+/// a caller acting as themselves rather than as an org user.
+pub(crate) fn tenant_event(
+    identity: &Identity,
+    caller: &Caller,
+    tenant_id: TenantId,
+    action: &'static str,
+    outcome: AuditOutcome,
+    details: Map<String, Value>,
+) -> AuditEvent {
+    AuditEvent {
+        tenant_id,
+        environment: None,
+        actor: caller.audit_actor(),
+        action: action.to_owned(),
+        target: Some(AuditTarget {
+            kind: "tenant".to_owned(),
+            id: tenant_id.to_string(),
+        }),
+        outcome,
+        request: caller.request.clone(),
+        duration_ms: Some(u64::try_from(caller.started.elapsed().as_millis()).unwrap_or(u64::MAX)),
+        occurred_at: identity.now(),
+        details,
+    }
+}
+
+/// Records how a tenant-level operation ended: a success only nudges the drainer (its event is
+/// in the outbox); a refusal or failure is appended with its reason.
+pub(crate) async fn finish_tenant_op<T>(
+    identity: &Identity,
+    caller: &Caller,
+    tenant_id: TenantId,
+    action: &'static str,
+    mut details: Map<String, Value>,
+    result: Result<T, RecordError>,
+) -> Result<T, RecordError> {
+    match &result {
+        Ok(_) => identity.audit_log().nudge(),
+        Err(error) => {
+            details.insert("reason".to_owned(), Value::from(error.reason()));
+            let event = tenant_event(
+                identity,
+                caller,
+                tenant_id,
+                action,
+                error.outcome(),
+                details,
+            );
+            record(identity, &event).await;
         }
     }
     result

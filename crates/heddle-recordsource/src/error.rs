@@ -102,8 +102,12 @@ impl RecordError {
         }
     }
 
-    /// Whether the failure is the caller's (denied) rather than the system's.
-    pub(crate) fn is_refusal(&self) -> bool {
-        !matches!(self, RecordError::Store(_) | RecordError::InvalidOrg(_))
+    /// How the audit log classifies it: the caller's (denied) or the system's (failure).
+    pub(crate) fn outcome(&self) -> heddle_types::AuditOutcome {
+        if matches!(self, RecordError::Store(_) | RecordError::InvalidOrg(_)) {
+            heddle_types::AuditOutcome::Failure
+        } else {
+            heddle_types::AuditOutcome::Denied
+        }
     }
 }

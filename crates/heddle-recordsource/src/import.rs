@@ -10,13 +10,16 @@ use std::collections::BTreeSet;
 use heddle_identity::Caller;
 use heddle_records::import::ImportRow;
 use heddle_records::{Record, check_required, validate_fields};
-use heddle_types::{Action, AuditEvent, AuditOutcome, AuditTarget, Resource, TenantId};
+use heddle_types::{Action, AuditOutcome, Resource, TenantId};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::audit::{finish_tenant_op, tenant_event};
 use crate::embedded::new_record_id;
 use crate::{EmbeddedRecords, RecordError, RecordResult};
 
+/// The audit action of an import.
+const IMPORT: &str = "record.import";
 /// Most rows one import takes; larger files are split by the caller.
 pub const MAX_IMPORT_ROWS: usize = 50_000;
 /// Problems listed before the rest are summarized.
@@ -44,22 +47,7 @@ impl EmbeddedRecords {
         let result = self
             .import_unrecorded(caller, tenant_id, object, rows, &details)
             .await;
-        if let Err(error) = &result {
-            details.insert("reason".to_owned(), Value::from(error.reason()));
-            let outcome = if error.is_refusal() {
-                AuditOutcome::Denied
-            } else {
-                AuditOutcome::Failure
-            };
-            crate::audit::record(
-                self.identity(),
-                &import_event(self, caller, tenant_id, outcome, details),
-            )
-            .await;
-        } else {
-            self.identity().audit_log().nudge();
-        }
-        result
+        finish_tenant_op(self.identity(), caller, tenant_id, IMPORT, details, result).await
     }
 
     async fn import_unrecorded(
@@ -143,10 +131,11 @@ impl EmbeddedRecords {
             )));
         }
         let imported = records.len();
-        let audit = heddle_audit_log::prepare_event(&import_event(
-            self,
+        let audit = heddle_audit_log::prepare_event(&tenant_event(
+            self.identity(),
             caller,
             tenant_id,
+            IMPORT,
             AuditOutcome::Success,
             details.clone(),
         ));
@@ -164,29 +153,5 @@ impl EmbeddedRecords {
             object: def.api_name.clone(),
             imported,
         })
-    }
-}
-
-fn import_event(
-    records: &EmbeddedRecords,
-    caller: &Caller,
-    tenant_id: TenantId,
-    outcome: AuditOutcome,
-    details: Map<String, Value>,
-) -> AuditEvent {
-    AuditEvent {
-        tenant_id,
-        environment: None,
-        actor: caller.audit_actor(),
-        action: "record.import".to_owned(),
-        target: Some(AuditTarget {
-            kind: "tenant".to_owned(),
-            id: tenant_id.to_string(),
-        }),
-        outcome,
-        request: caller.request.clone(),
-        duration_ms: Some(u64::try_from(caller.started.elapsed().as_millis()).unwrap_or(u64::MAX)),
-        occurred_at: records.identity().now(),
-        details,
     }
 }

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use heddle_identity::Caller;
 use heddle_records::config::{ConfigError, OrgConfig};
-use heddle_types::{Action, AuditEvent, AuditOutcome, AuditTarget, Resource, TenantId};
+use heddle_types::{Action, AuditOutcome, Resource, TenantId};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::audit::{finish_tenant_op, tenant_event};
 use crate::embedded::LoadedOrg;
 use crate::{EmbeddedRecords, RecordError, RecordResult};
 
@@ -19,6 +20,9 @@ pub struct AppliedOrg {
     pub objects: usize,
     pub sharing_rules: usize,
 }
+
+/// The audit action of applying a record org.
+const APPLY: &str = "record_org.apply";
 
 impl EmbeddedRecords {
     /// Validates `config` and makes it the tenant's record org. `expected_version` is the
@@ -61,10 +65,11 @@ impl EmbeddedRecords {
                 "service_users".to_owned(),
                 Value::from(directory.service_users.len()),
             );
-            let audit = heddle_audit_log::prepare_event(&org_event(
-                self,
+            let audit = heddle_audit_log::prepare_event(&tenant_event(
+                self.identity(),
                 caller,
                 tenant_id,
+                APPLY,
                 AuditOutcome::Success,
                 details.clone(),
             ));
@@ -91,20 +96,7 @@ impl EmbeddedRecords {
             Ok::<_, RecordError>(applied)
         }
         .await;
-        match &result {
-            Ok(_) => self.identity().audit_log().nudge(),
-            Err(error) => {
-                details.insert("reason".to_owned(), Value::from(error.reason()));
-                let outcome = if error.is_refusal() {
-                    AuditOutcome::Denied
-                } else {
-                    AuditOutcome::Failure
-                };
-                let event = org_event(self, caller, tenant_id, outcome, details);
-                crate::audit::record(self.identity(), &event).await;
-            }
-        }
-        result
+        finish_tenant_op(self.identity(), caller, tenant_id, APPLY, details, result).await
     }
 
     /// The tenant's record org as last applied, with its version. Needs `view_record_org`.
@@ -133,29 +125,5 @@ impl EmbeddedRecords {
             }])
         })?;
         Ok((stored.version, config))
-    }
-}
-
-fn org_event(
-    records: &EmbeddedRecords,
-    caller: &Caller,
-    tenant_id: TenantId,
-    outcome: AuditOutcome,
-    details: Map<String, Value>,
-) -> AuditEvent {
-    AuditEvent {
-        tenant_id,
-        environment: None,
-        actor: caller.audit_actor(),
-        action: "record_org.apply".to_owned(),
-        target: Some(AuditTarget {
-            kind: "tenant".to_owned(),
-            id: tenant_id.to_string(),
-        }),
-        outcome,
-        request: caller.request.clone(),
-        duration_ms: Some(u64::try_from(caller.started.elapsed().as_millis()).unwrap_or(u64::MAX)),
-        occurred_at: records.identity().now(),
-        details,
     }
 }
