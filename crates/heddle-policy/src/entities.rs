@@ -17,10 +17,11 @@ use crate::PolicyError;
 pub(crate) fn action_applies_to(action: Action, resource: &Resource) -> bool {
     use Action::*;
     match resource {
-        Resource::Tenant(_) => action != ViewSelf,
+        Resource::Tenant(_) => !matches!(action, ViewSelf | CallCapability),
         Resource::User { .. } => matches!(action, ManageUsers | ViewUsers | ViewSelf),
         Resource::ApiKey { .. } => matches!(action, ManageApiKeys | ViewSelf),
         Resource::Secret { .. } => matches!(action, ManageSecrets | ViewSecrets),
+        Resource::Capability(_) => action == CallCapability,
     }
 }
 
@@ -30,6 +31,7 @@ pub(crate) fn resource_type_name(resource: &Resource) -> &'static str {
         Resource::User { .. } => "User",
         Resource::ApiKey { .. } => "ApiKey",
         Resource::Secret { .. } => "Secret",
+        Resource::Capability(_) => "Capability",
     }
 }
 
@@ -40,8 +42,10 @@ pub(crate) struct EntityCatalog {
     user_type: EntityTypeName,
     api_key_type: EntityTypeName,
     secret_type: EntityTypeName,
-    /// Tenant, User, ApiKey, Secret: the order of `policy_index::resource_kind_index`.
-    resource_types: [EntityTypeName; 4],
+    capability_type: EntityTypeName,
+    /// Tenant, User, ApiKey, Secret, Capability: the order of
+    /// `policy_index::resource_kind_index`.
+    resource_types: [EntityTypeName; 5],
     /// Indexed like [`Role::ALL`].
     roles: Vec<EntityUid>,
     /// Indexed like [`Action::ALL`].
@@ -67,6 +71,7 @@ impl EntityCatalog {
         let user_type = type_name("Heddle::User")?;
         let api_key_type = type_name("Heddle::ApiKey")?;
         let secret_type = type_name("Heddle::Secret")?;
+        let capability_type = type_name("Heddle::Capability")?;
         Ok(Self {
             principal_type: type_name("Heddle::Principal")?,
             resource_types: [
@@ -74,11 +79,13 @@ impl EntityCatalog {
                 user_type.clone(),
                 api_key_type.clone(),
                 secret_type.clone(),
+                capability_type.clone(),
             ],
             tenant_type,
             user_type,
             api_key_type,
             secret_type,
+            capability_type,
             roles: Role::ALL
                 .iter()
                 .map(|role| {
@@ -121,11 +128,16 @@ impl EntityCatalog {
     }
 
     fn resource_uid(&self, resource: &Resource) -> EntityUid {
-        match *resource {
-            Resource::Tenant(id) => self.tenant_uid(id),
+        match resource {
+            Resource::Tenant(id) => self.tenant_uid(*id),
             Resource::User { id, .. } => uid(&self.user_type, id),
             Resource::ApiKey { id, .. } => uid(&self.api_key_type, id),
             Resource::Secret { id, .. } => uid(&self.secret_type, id),
+            // Unique within the request, which is all an entity id needs to be here.
+            Resource::Capability(capability) => uid(
+                &self.capability_type,
+                format_args!("{}/{}", capability.agent, capability.name),
+            ),
         }
     }
 
@@ -194,9 +206,9 @@ impl EntityCatalog {
                 None,
             )?);
         }
-        match *resource {
+        match resource {
             Resource::Tenant(_) => {}
-            Resource::User { tenant_id, .. } | Resource::ApiKey { tenant_id, .. } => {
+            &Resource::User { tenant_id, .. } | &Resource::ApiKey { tenant_id, .. } => {
                 entities.push(entity(
                     resource_uid.clone(),
                     [(
@@ -206,7 +218,7 @@ impl EntityCatalog {
                     None,
                 )?);
             }
-            Resource::Secret {
+            &Resource::Secret {
                 tenant_id,
                 environment,
                 ..
@@ -222,6 +234,27 @@ impl EntityCatalog {
                             "environment",
                             RestrictedExpression::new_string(environment.as_str().to_owned()),
                         ),
+                    ],
+                    None,
+                )?);
+            }
+            Resource::Capability(capability) => {
+                let text = |value: &str| RestrictedExpression::new_string(value.to_owned());
+                entities.push(entity(
+                    resource_uid.clone(),
+                    [
+                        (
+                            "tenant",
+                            RestrictedExpression::new_entity_uid(
+                                self.tenant_uid(capability.tenant_id),
+                            ),
+                        ),
+                        ("environment", text(capability.environment.as_str())),
+                        ("agent", text(&capability.agent)),
+                        ("name", text(&capability.name)),
+                        ("effect", text(&capability.effect)),
+                        ("data", text(&capability.data)),
+                        ("audience", text(&capability.audience)),
                     ],
                     None,
                 )?);

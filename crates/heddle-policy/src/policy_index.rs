@@ -15,7 +15,7 @@ use heddle_types::{Action, Resource};
 
 use crate::entities::EntityCatalog;
 
-const RESOURCE_KINDS: usize = 4;
+const RESOURCE_KINDS: usize = 5;
 
 const fn resource_kind_index(resource: &Resource) -> usize {
     match resource {
@@ -23,6 +23,7 @@ const fn resource_kind_index(resource: &Resource) -> usize {
         Resource::User { .. } => 1,
         Resource::ApiKey { .. } => 2,
         Resource::Secret { .. } => 3,
+        Resource::Capability(_) => 4,
     }
 }
 

@@ -53,10 +53,13 @@ pub enum Action {
     ViewRecordOrg,
     /// Replace the tenant's record org and import records.
     ManageRecordOrg,
+    /// Run one capability through an agent: checked for every tool call the model proposes,
+    /// after the caller was allowed to run the agent at all.
+    CallCapability,
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 24] = [
         Action::ManageUsers,
         Action::ManageBilling,
         Action::CreateAgent,
@@ -80,6 +83,7 @@ impl Action {
         Action::UseRecords,
         Action::ViewRecordOrg,
         Action::ManageRecordOrg,
+        Action::CallCapability,
     ];
 
     /// The Cedar action id (`Heddle::Action::"manage_users"`), equal to the wire name.
@@ -108,6 +112,7 @@ impl Action {
             Action::UseRecords => "use_records",
             Action::ViewRecordOrg => "view_record_org",
             Action::ManageRecordOrg => "manage_record_org",
+            Action::CallCapability => "call_capability",
         }
     }
 }

@@ -23,7 +23,7 @@ pub use ids::{
     AccessTokenId, ApiKeyId, ExecutionId, IdParseError, PolicyId, SecretId, SessionId, TenantId,
     UserId,
 };
-pub use principal::{Principal, PrincipalKind, Resource};
+pub use principal::{CapabilityResource, Principal, PrincipalKind, Resource};
 pub use records::{
     AccessToken, ApiKey, MAX_PAGE_LIMIT, Page, PageRequest, Tenant, TenantPolicy, User,
 };

@@ -60,7 +60,7 @@ impl Principal {
 }
 
 /// What an action is attempted on. Every resource belongs to exactly one tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
     Tenant(TenantId),
     User {
@@ -77,15 +77,36 @@ pub enum Resource {
         tenant_id: TenantId,
         environment: Environment,
     },
+    /// A capability an agent offers in one environment: what a proposed tool call is
+    /// authorized against, so tenant policies can allow or forbid single capabilities.
+    Capability(Box<CapabilityResource>),
+}
+
+/// The attributes of a [`Resource::Capability`], as Cedar policies see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapabilityResource {
+    pub tenant_id: TenantId,
+    pub environment: Environment,
+    /// The agent that proposed the call.
+    pub agent: String,
+    /// The capability's name (the tool name the model used).
+    pub name: String,
+    /// `read`, `write` or `side_effect`.
+    pub effect: String,
+    /// `public` or `private`.
+    pub data: String,
+    /// `employee` or `service`.
+    pub audience: String,
 }
 
 impl Resource {
-    pub const fn tenant_id(&self) -> TenantId {
-        match *self {
-            Resource::Tenant(id) => id,
+    pub fn tenant_id(&self) -> TenantId {
+        match self {
+            Resource::Tenant(id) => *id,
             Resource::User { tenant_id, .. }
             | Resource::ApiKey { tenant_id, .. }
-            | Resource::Secret { tenant_id, .. } => tenant_id,
+            | Resource::Secret { tenant_id, .. } => *tenant_id,
+            Resource::Capability(capability) => capability.tenant_id,
         }
     }
 }

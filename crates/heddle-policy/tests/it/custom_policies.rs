@@ -83,8 +83,8 @@ fn every_problem_is_reported_not_just_the_first() {
          when { principal.department == \"sales\" && resource.colour == \"red\" };",
     );
     // `department` once; `colour` once per resource type it could be read on (tenant,
-    // user, API key, secret).
-    assert_eq!(error.diagnostics.len(), 5, "{error}");
+    // user, API key, secret, capability).
+    assert_eq!(error.diagnostics.len(), 6, "{error}");
     assert!(
         error.diagnostics[0].message.contains("department"),
         "{error}"
@@ -292,4 +292,38 @@ fn schema_and_base_policies_are_published() {
     for id in authorizer.base_policy_ids() {
         assert!(base.contains(&format!("@id(\"{id}\")")), "{id}");
     }
+}
+
+#[test]
+fn a_custom_forbid_can_single_out_capabilities_by_their_attributes() {
+    let authorizer = authorizer();
+    let tenant = TenantId::new();
+    let policy = tenant_policy(
+        tenant,
+        r#"@id("no-prod-writes-by-api-keys")
+           forbid(principal, action == Heddle::Action::"call_capability", resource)
+           when { principal.kind == "api_key" && resource.effect == "write"
+                  && resource.environment == "prod" };"#,
+    );
+    let set = authorizer
+        .compile_tenant_policies(std::slice::from_ref(&policy))
+        .unwrap();
+    let key = principal(Role::Operator, PrincipalKind::ApiKey, tenant, false);
+    let call = |effect: &str, environment| {
+        let resource = crate::capability_in(tenant, effect, environment);
+        authorizer
+            .authorize(&key, Action::CallCapability, &resource, Some(&set))
+            .allowed
+    };
+    assert!(!call("write", heddle_types::Environment::Prod));
+    assert!(call("read", heddle_types::Environment::Prod));
+    assert!(call("write", heddle_types::Environment::Dev));
+    // A viewer may not run agents, so not their capabilities either.
+    let viewer = user_in(Role::Viewer, tenant);
+    let read = crate::capability_in(tenant, "read", heddle_types::Environment::Dev);
+    assert!(
+        !authorizer
+            .authorize(&viewer, Action::CallCapability, &read, Some(&set))
+            .allowed
+    );
 }

@@ -45,7 +45,7 @@ fn user_in(role: Role, tenant_id: TenantId) -> Principal {
 
 /// Every kind of resource inside `tenant_id`, none of them the principal's own identity. The
 /// secret is outside `prod`, where the role table holds as written (`secrets.rs` has `prod`).
-fn resources_in(tenant_id: TenantId) -> [Resource; 4] {
+fn resources_in(tenant_id: TenantId) -> [Resource; 5] {
     [
         Resource::Tenant(tenant_id),
         Resource::User {
@@ -57,7 +57,20 @@ fn resources_in(tenant_id: TenantId) -> [Resource; 4] {
             tenant_id,
         },
         secret_in(tenant_id, Environment::Dev),
+        capability_in(tenant_id, "write", Environment::Dev),
     ]
+}
+
+fn capability_in(tenant_id: TenantId, effect: &str, environment: Environment) -> Resource {
+    Resource::Capability(Box::new(heddle_types::CapabilityResource {
+        tenant_id,
+        environment,
+        agent: "sales_assistant".to_owned(),
+        name: "update_opportunity_stage".to_owned(),
+        effect: effect.to_owned(),
+        data: "private".to_owned(),
+        audience: "employee".to_owned(),
+    }))
 }
 
 fn secret_in(tenant_id: TenantId, environment: Environment) -> Resource {

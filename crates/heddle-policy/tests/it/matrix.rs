@@ -15,7 +15,7 @@ const N: bool = false;
 /// policy file. Columns: Admin, Builder, Operator, Viewer, ComplianceOfficer.
 /// `ManageTenants` is for a principal of a non-operator tenant; `ViewSelf` is tested apart.
 /// The secret rows hold on the tenant and on secrets outside `prod` (`secrets.rs` has `prod`).
-const EXPECTED: [(Action, [bool; 5]); 22] = [
+const EXPECTED: [(Action, [bool; 5]); 23] = [
     // Seed 002.
     (Action::ManageUsers, [Y, N, N, N, N]), // Manage team & users
     (Action::ManageBilling, [Y, N, N, N, N]), // Manage billing
@@ -42,6 +42,8 @@ const EXPECTED: [(Action, [bool; 5]); 22] = [
     (Action::UseRecords, [Y, Y, Y, Y, Y]),
     (Action::ViewRecordOrg, [Y, Y, N, N, Y]),
     (Action::ManageRecordOrg, [Y, N, N, N, N]),
+    // Capabilities: whoever may execute agents may have them call capabilities.
+    (Action::CallCapability, [Y, Y, Y, N, N]),
 ];
 
 const ROLE_COLUMNS: [Role; 5] = [
@@ -61,7 +63,7 @@ fn expected(role: Role, action: Action) -> Option<bool> {
 /// The resource kinds an action applies to, also written independently of the schema.
 fn applies_to(action: Action, resource: &Resource) -> bool {
     match resource {
-        Resource::Tenant(_) => action != Action::ViewSelf,
+        Resource::Tenant(_) => !matches!(action, Action::ViewSelf | Action::CallCapability),
         Resource::User { .. } => matches!(
             action,
             Action::ManageUsers | Action::ViewUsers | Action::ViewSelf
@@ -70,6 +72,7 @@ fn applies_to(action: Action, resource: &Resource) -> bool {
         Resource::Secret { .. } => {
             matches!(action, Action::ManageSecrets | Action::ViewSecrets)
         }
+        Resource::Capability(_) => action == Action::CallCapability,
     }
 }
 
@@ -123,8 +126,8 @@ fn every_role_and_action_in_the_own_tenant_matches_the_seed_table() {
         }
     }
     // 5 roles × 2 kinds × (22 actions on the tenant + 2 on users + 1 on API keys + 2 on
-    // secrets).
-    assert_eq!(checked, 5 * 2 * 27);
+    // secrets + 1 on capabilities).
+    assert_eq!(checked, 5 * 2 * 28);
 }
 
 #[test]
