@@ -325,6 +325,10 @@ pub struct ModelBindingSpec {
     /// Overrides the built-in price table for cost estimates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<Price>,
+    /// For `scripted` only: the model turns it plays, in order, across a session's turns
+    /// (see `heddle_providers::Script`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<heddle_providers::Script>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -282,14 +282,7 @@ pub fn load_dir<P: AsRef<str>, T: AsRef<str>>(
         errors.dedup();
         return Err(errors);
     }
-    let hash = format!(
-        "sha256:{}",
-        heddle_crypto::hex_encode(heddle_crypto::sha256(canonical_json(
-            &agents,
-            &capabilities,
-            &model_bindings
-        )))
-    );
+    let hash = hash_of(&agents, &capabilities, &model_bindings);
     Ok(ConfigSet {
         agents,
         capabilities,
@@ -297,6 +290,86 @@ pub fn load_dir<P: AsRef<str>, T: AsRef<str>>(
         sources,
         hash,
     })
+}
+
+fn hash_of(
+    agents: &BTreeMap<String, Loaded<Agent>>,
+    capabilities: &BTreeMap<String, Loaded<Capability>>,
+    model_bindings: &BTreeMap<String, Loaded<ModelBinding>>,
+) -> String {
+    format!(
+        "sha256:{}",
+        heddle_crypto::hex_encode(heddle_crypto::sha256(canonical_json(
+            agents,
+            capabilities,
+            model_bindings
+        )))
+    )
+}
+
+/// The owned form of [`Canonical`], for reading a stored snapshot back.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredCanonical {
+    api_version: String,
+    agents: BTreeMap<String, Agent>,
+    capabilities: BTreeMap<String, Capability>,
+    model_bindings: BTreeMap<String, ModelBinding>,
+}
+
+impl ConfigSet {
+    /// A set back from its [`ConfigSet::canonical_json`] (a stored configuration version).
+    /// The content was checked when it was applied; this only refuses documents that do not
+    /// parse or whose content no longer hashes to `expected_hash` (`sha256:<hex>` or bare
+    /// hex), so an execution never runs a version other than the one it names.
+    pub fn from_canonical(documents: JsonValue, expected_hash: &str) -> Result<Self, String> {
+        let stored: StoredCanonical = serde_json::from_value(documents)
+            .map_err(|err| format!("the stored configuration does not parse: {err}"))?;
+        if stored.api_version != API_VERSION {
+            return Err(format!(
+                "the stored configuration is `{}`, this server reads `{API_VERSION}`",
+                stored.api_version
+            ));
+        }
+        let wrap = |kind: &str, name: &String| format!("{kind}/{name}");
+        let agents: BTreeMap<_, _> = stored
+            .agents
+            .into_iter()
+            .map(|(name, doc)| {
+                let file = wrap("agent", &name);
+                (name, Loaded { file, doc })
+            })
+            .collect();
+        let capabilities: BTreeMap<_, _> = stored
+            .capabilities
+            .into_iter()
+            .map(|(name, doc)| {
+                let file = wrap("capability", &name);
+                (name, Loaded { file, doc })
+            })
+            .collect();
+        let model_bindings: BTreeMap<_, _> = stored
+            .model_bindings
+            .into_iter()
+            .map(|(name, doc)| {
+                let file = wrap("model_binding", &name);
+                (name, Loaded { file, doc })
+            })
+            .collect();
+        let hash = hash_of(&agents, &capabilities, &model_bindings);
+        if hash.trim_start_matches("sha256:") != expected_hash.trim_start_matches("sha256:") {
+            return Err(format!(
+                "the stored configuration hashes to {hash}, not the recorded {expected_hash}"
+            ));
+        }
+        Ok(ConfigSet {
+            agents,
+            capabilities,
+            model_bindings,
+            sources: BTreeMap::new(),
+            hash,
+        })
+    }
 }
 
 fn parse<T: serde::de::DeserializeOwned>(
@@ -738,6 +811,23 @@ fn check_model_binding(binding: &ModelBinding, errs: &mut Errors<'_>) {
             errs.push(
                 &spec().key("base_url"),
                 "`base_url` must be an http:// or https:// URL",
+            );
+        }
+        _ => {}
+    }
+    match (&s.script, s.provider) {
+        (None, Provider::Scripted) => errs.push(
+            &spec().key("provider"),
+            "the scripted provider plays `script`: a list of model turns (text and/or tool_calls)",
+        ),
+        (Some(script), Provider::Scripted) if script.turns.is_empty() => errs.push(
+            &spec().key("script"),
+            "the script has no turns; give at least one",
+        ),
+        (Some(_), Provider::Openai | Provider::Anthropic | Provider::OpenaiCompatible) => {
+            errs.push(
+                &spec().key("script"),
+                "only the scripted provider plays a script; remove `script`",
             );
         }
         _ => {}

@@ -9,6 +9,8 @@ name: m
 spec:
   provider: scripted
   model: s
+  script:
+    - text: Done.
 ";
 
 pub const AGENT: &str = "\
