@@ -23,6 +23,7 @@ mod sessions;
 mod siem;
 pub mod sqlite;
 mod vault;
+mod verification;
 
 use std::sync::Arc;
 
@@ -44,9 +45,15 @@ pub use error::StoreError;
 pub use record_orgs::{RecordOrgStore, StoredRecordOrg};
 pub use records::{QueryPage, RecordQueryError, RecordStore, RecordWriteError, VisibleRecord};
 pub use secrets::{NewSecret, SealedSecret, SecretFilter, SecretRotation, SecretStore};
-pub use sessions::{NewSession, NewStep, Session, SessionStore, Step, Turn, TurnStatus};
+pub use sessions::{
+    ABANDONED_REASON, BeganTurn, NewSession, NewStep, Session, SessionFilter, SessionStore, Step,
+    Turn, TurnStatus, UsageScope, UsageTotals,
+};
 pub use siem::{NewSiemSink, SiemDeliveryUpdate, SiemStore, StoredSiemSink};
 pub use vault::{StoredDataKey, StoredSigningKey, VaultStore};
+pub use verification::{
+    ChallengeAttempt, NewVerificationChallenge, VerificationChallenge, VerificationStore,
+};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -65,6 +72,7 @@ pub trait Store:
     + RecordOrgStore
     + ConfigSnapshotStore
     + SessionStore
+    + VerificationStore
     + HealthStore
 {
 }
@@ -83,6 +91,7 @@ impl<T> Store for T where
         + RecordOrgStore
         + ConfigSnapshotStore
         + SessionStore
+        + VerificationStore
         + HealthStore
 {
 }

@@ -1,5 +1,6 @@
 //! Keyset pagination shared by both engines: rows ordered by id ascending, strictly after the
-//! cursor, fetching one row more than asked to learn whether another page exists.
+//! cursor, fetching one row more than asked to learn whether another page exists. Newest-first
+//! lists order by id descending and take rows strictly before the cursor instead.
 
 use heddle_types::{MAX_PAGE_LIMIT, Page, PageRequest};
 use uuid::Uuid;

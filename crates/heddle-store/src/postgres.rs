@@ -25,6 +25,7 @@ mod secrets;
 mod sessions;
 mod siem;
 mod vault;
+mod verification;
 
 use std::str::FromStr;
 

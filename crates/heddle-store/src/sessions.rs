@@ -6,12 +6,16 @@
 //! - Turns are numbered 1, 2, … per session; each is one execution with its own id. At most
 //!   one turn per session runs at a time, enforced by a partial unique index, so a second
 //!   message while a turn runs is a [`crate::StoreError::Conflict`] even across processes.
+//! - A running turn that outlives its deadline is abandoned (marked `failed`) by the next
+//!   [`SessionStore::begin_turn`], so a crashed process cannot block a session forever.
 //! - Steps are appended with sequence numbers per turn. A step of a turn that is no longer the
-//!   session's latest is still recorded, with `applied = false`: a late result never enters
-//!   the conversation (stale-turn protection).
+//!   session's latest running turn (finished, abandoned or superseded) is still recorded, with
+//!   `applied = false`: a late result never enters the conversation (stale-turn protection).
+//! - Steps carry their session's environment and agent, so an agent's spend over a time
+//!   window is one index range scan ([`SessionStore::usage_totals`]).
 
 use async_trait::async_trait;
-use heddle_types::{Environment, ExecutionId, SessionId, TenantId};
+use heddle_types::{Environment, ExecutionId, Page, PageRequest, SessionId, TenantId};
 use sqlx::types::JsonValue;
 use time::OffsetDateTime;
 
@@ -87,6 +91,52 @@ pub struct Turn {
     pub status: TurnStatus,
     pub started_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
+    /// Why the turn failed, halted or was abandoned; `None` while running or when completed
+    /// without one.
+    pub reason: Option<String>,
+}
+
+/// What [`SessionStore::begin_turn`] did: the new turn, and the stale turn it abandoned first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeganTurn {
+    pub turn: Turn,
+    pub abandoned: Option<Turn>,
+}
+
+/// The reason recorded on a turn [`SessionStore::begin_turn`] abandoned.
+pub const ABANDONED_REASON: &str = "abandoned: the turn passed its deadline without finishing";
+
+/// Whose spending [`SessionStore::usage_totals`] adds up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsageScope {
+    Session(SessionId),
+    Turn {
+        session_id: SessionId,
+        turn: i64,
+    },
+    /// Every session of the agent in the environment, counting steps at or after `since`.
+    Agent {
+        environment: Environment,
+        agent: String,
+        since: OffsetDateTime,
+    },
+}
+
+/// Sums over execution steps, applied or not: a late result's tokens were paid for too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageTotals {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_micros: i64,
+}
+
+/// Optional narrowing of a session list; `None` matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    /// `(principal_kind, principal_id)`.
+    pub principal: Option<(String, String)>,
+    pub agent: Option<String>,
+    pub environment: Option<Environment>,
 }
 
 /// One step of an execution as the runtime records it.
@@ -128,19 +178,48 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
 
     async fn get_session(&self, tenant_id: TenantId, id: SessionId) -> StoreResult<Session>;
 
-    /// Starts the next turn of the session. [`StoreError::Conflict`] (field `turn`) when one
-    /// is still running; [`StoreError::NotFound`] when the session is not the tenant's.
+    /// Newest first (by id, which is time-ordered), keyset-paginated by id.
+    async fn list_sessions(
+        &self,
+        tenant_id: TenantId,
+        filter: SessionFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<Session>>;
+
+    /// Records the customer the session acts for once they proved who they are.
+    /// [`StoreError::NotFound`] when the session is not the tenant's.
+    async fn set_verified_customer(
+        &self,
+        tenant_id: TenantId,
+        session_id: SessionId,
+        customer_id: &str,
+        at: OffsetDateTime,
+        audit: NewAuditEvent,
+    ) -> StoreResult<Session>;
+
+    /// Starts the next turn of the session. A running turn that started before
+    /// `stale_before` is first abandoned in the same transaction: marked `failed` with
+    /// [`ABANDONED_REASON`], finished at `at`, given a `status` step (not applied), and
+    /// `abandon_audit` is written (only then). [`StoreError::Conflict`] (field `turn`) when a
+    /// turn that is not stale is still running; [`StoreError::NotFound`] when the session is
+    /// not the tenant's.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the runtime's call site names each input; a struct would only rename them"
+    )]
     async fn begin_turn(
         &self,
         tenant_id: TenantId,
         session_id: SessionId,
         execution_id: ExecutionId,
         at: OffsetDateTime,
+        stale_before: OffsetDateTime,
+        abandon_audit: NewAuditEvent,
         audit: NewAuditEvent,
-    ) -> StoreResult<Turn>;
+    ) -> StoreResult<BeganTurn>;
 
     /// Appends a step to a turn (running or not: late results are recorded too), marking it
-    /// applied only when the turn is still the session's latest.
+    /// applied only when the turn is the session's latest and still running.
     async fn append_step(
         &self,
         tenant_id: TenantId,
@@ -150,16 +229,30 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         audit: NewAuditEvent,
     ) -> StoreResult<Step>;
 
-    /// Ends a running turn. [`StoreError::Conflict`] (field `status`) when it is not running.
+    /// Ends a running turn, with why it failed or halted. [`StoreError::Conflict`] (field
+    /// `status`) when it is not running.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the runtime's call site names each input; a struct would only rename them"
+    )]
     async fn finish_turn(
         &self,
         tenant_id: TenantId,
         session_id: SessionId,
         turn: i64,
         status: TurnStatus,
+        reason: Option<String>,
         at: OffsetDateTime,
         audit: NewAuditEvent,
     ) -> StoreResult<Turn>;
+
+    /// The session's turns in order. [`StoreError::NotFound`] when the session is not the
+    /// tenant's.
+    async fn list_turns(
+        &self,
+        tenant_id: TenantId,
+        session_id: SessionId,
+    ) -> StoreResult<Vec<Turn>>;
 
     /// A turn by its execution id.
     async fn get_execution(
@@ -175,6 +268,19 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         session_id: SessionId,
         turn: Option<i64>,
     ) -> StoreResult<Vec<Step>>;
+
+    /// Tokens and cost spent in the scope; zero when it has no steps (an unknown or other
+    /// tenant's session included).
+    async fn usage_totals(
+        &self,
+        tenant_id: TenantId,
+        scope: UsageScope,
+    ) -> StoreResult<UsageTotals>;
+}
+
+/// The payload of the `status` step recorded on a turn when it is abandoned.
+pub(crate) fn abandoned_step_payload() -> JsonValue {
+    JsonValue::from_iter([("status", "failed"), ("reason", ABANDONED_REASON)])
 }
 
 pub(crate) fn turn_running(session_id: SessionId) -> StoreError {

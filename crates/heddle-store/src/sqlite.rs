@@ -18,6 +18,7 @@ mod secrets;
 mod sessions;
 mod siem;
 mod vault;
+mod verification;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -13,6 +13,10 @@
 //! servers) and [`FakeAnthropic`] (Messages) answer queued [`FakeModelReply`]s, tool calls
 //! and errors included, in each provider's documented format, and record every request.
 //!
+//! Mail: [`FakeSmtp`] speaks RFC 5321 SMTP without TLS (EHLO, AUTH PLAIN/LOGIN, MAIL,
+//! RCPT, DATA with dot-stuffing), records each accepted message as a [`ReceivedMail`], and
+//! can reject the next `RCPT` with a chosen reply or stay silent to test client timeouts.
+//!
 //! Invariants: fakes listen on loopback only and never reach out; a fake is stricter than the
 //! real service where that catches a Heddle bug (it refuses events without Heddle's
 //! `tenant_id`/`seq`), never more lenient.
@@ -24,6 +28,7 @@ mod fake_model;
 mod fake_openai;
 mod recorder;
 mod server;
+mod smtp;
 mod splunk;
 mod webhook;
 
@@ -34,5 +39,6 @@ pub use fake_model::{FakeModelReply, FakeToolCall};
 pub use fake_openai::FakeOpenAi;
 pub use recorder::{ReceivedEvent, ReceiverMode, RecordedRequest};
 pub use server::LoopbackServer;
+pub use smtp::{FakeSmtp, ReceivedMail};
 pub use splunk::FakeSplunkHec;
 pub use webhook::FakeWebhookReceiver;

@@ -43,3 +43,6 @@ GRANT SELECT, INSERT ON config_snapshots TO heddle_app;
 GRANT SELECT, INSERT, UPDATE ON sessions TO heddle_app;
 GRANT SELECT, INSERT, UPDATE ON turns TO heddle_app;
 GRANT SELECT, INSERT ON execution_steps TO heddle_app;
+
+-- Customer verification challenges: created, counted and closed, never deleted.
+GRANT SELECT, INSERT, UPDATE ON verification_challenges TO heddle_app;

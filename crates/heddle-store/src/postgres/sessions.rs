@@ -1,19 +1,23 @@
-//! Sessions, turns and execution steps on PostgreSQL. Numbering is serialized by locking the
-//! session row (`UPDATE … RETURNING`, `FOR UPDATE`), so it holds across processes.
+//! Sessions, turns and execution steps on PostgreSQL. Numbering and the abandoning of stale
+//! turns are serialized by locking the session row (`UPDATE … RETURNING`, `FOR UPDATE`), so
+//! they hold across processes.
 
 use async_trait::async_trait;
-use heddle_types::{ExecutionId, SessionId, TenantId};
+use heddle_types::{ExecutionId, Page, PageRequest, SessionId, TenantId};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::types::{Json, JsonValue};
+use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
 
 use super::PgStore;
 use super::audit::insert_outbox_event;
 use crate::config_snapshots::parse_environment;
 use crate::db_error::{is_foreign_key_violation, is_unique_violation, not_found};
+use crate::paging::{fetch_limit, into_page};
 use crate::sessions::{
-    NewSession, NewStep, Session, SessionStore, Step, Turn, TurnStatus, turn_not_running,
+    ABANDONED_REASON, BeganTurn, NewSession, NewStep, Session, SessionFilter, SessionStore, Step,
+    Turn, TurnStatus, UsageScope, UsageTotals, abandoned_step_payload, turn_not_running,
     turn_running,
 };
 use crate::{NewAuditEvent, StoreError, StoreResult};
@@ -49,6 +53,7 @@ fn turn_from_row(row: &PgRow) -> StoreResult<Turn> {
         status: TurnStatus::parse(row.try_get("status")?)?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
+        reason: row.try_get("status_reason")?,
     })
 }
 
@@ -70,8 +75,129 @@ fn step_from_row(row: &PgRow) -> StoreResult<Step> {
 
 macro_rules! turn_columns {
     () => {
-        "session_id, turn, execution_id, status, started_at, finished_at"
+        "session_id, turn, execution_id, status, started_at, finished_at, status_reason"
     };
+}
+
+/// Appends a step as the next of its turn. `environment` and `agent` are the session's,
+/// copied so usage per agent needs no join.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the step's key, its session's copies and the step"
+)]
+async fn insert_step(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: TenantId,
+    session_id: SessionId,
+    turn: i64,
+    environment: &str,
+    agent: &str,
+    applied: bool,
+    step: &NewStep,
+) -> StoreResult<i64> {
+    let seq: i64 = sqlx::query_scalar(
+        "SELECT coalesce(max(seq), 0) + 1 FROM execution_steps \
+         WHERE tenant_id = $1 AND session_id = $2 AND turn = $3",
+    )
+    .bind(tenant_id.as_uuid())
+    .bind(session_id.as_uuid())
+    .bind(turn)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO execution_steps (tenant_id, session_id, turn, seq, kind, payload, \
+         applied, input_tokens, output_tokens, cost_micros, latency_ms, at, environment, agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(tenant_id.as_uuid())
+    .bind(session_id.as_uuid())
+    .bind(turn)
+    .bind(seq)
+    .bind(&step.kind)
+    .bind(Json(&step.payload))
+    .bind(applied)
+    .bind(step.input_tokens)
+    .bind(step.output_tokens)
+    .bind(step.cost_micros)
+    .bind(step.latency_ms)
+    .bind(step.at)
+    .bind(environment)
+    .bind(agent)
+    .execute(&mut **tx)
+    .await?;
+    Ok(seq)
+}
+
+/// Fails the session's running turn if it started before `stale_before`; returns it, or
+/// `None` when none runs. A running turn that is not stale is a conflict.
+async fn abandon_stale_turn(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: TenantId,
+    session_id: SessionId,
+    at: OffsetDateTime,
+    stale_before: OffsetDateTime,
+) -> StoreResult<Option<Turn>> {
+    let running = sqlx::query(concat!(
+        "SELECT ",
+        turn_columns!(),
+        " FROM turns WHERE tenant_id = $1 AND session_id = $2 AND status = 'running'"
+    ))
+    .bind(tenant_id.as_uuid())
+    .bind(session_id.as_uuid())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(running) = running else {
+        return Ok(None);
+    };
+    let running = turn_from_row(&running)?;
+    if running.started_at >= stale_before {
+        return Err(turn_running(session_id));
+    }
+    let row = sqlx::query(concat!(
+        "UPDATE turns SET status = 'failed', status_reason = $4, finished_at = $5 \
+         WHERE tenant_id = $1 AND session_id = $2 AND turn = $3 AND status = 'running' \
+         RETURNING ",
+        turn_columns!()
+    ))
+    .bind(tenant_id.as_uuid())
+    .bind(session_id.as_uuid())
+    .bind(running.turn)
+    .bind(ABANDONED_REASON)
+    .bind(at)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else {
+        // It finished between the two statements (another process): nothing to abandon.
+        return Ok(None);
+    };
+    let abandoned = turn_from_row(&row)?;
+    let (environment, agent): (String, String) =
+        sqlx::query_as("SELECT environment, agent FROM sessions WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id.as_uuid())
+            .bind(session_id.as_uuid())
+            .fetch_one(&mut **tx)
+            .await?;
+    let status = NewStep {
+        kind: "status".to_owned(),
+        payload: abandoned_step_payload(),
+        input_tokens: 0,
+        output_tokens: 0,
+        cost_micros: 0,
+        latency_ms: None,
+        at,
+    };
+    insert_step(
+        tx,
+        tenant_id,
+        session_id,
+        abandoned.turn,
+        &environment,
+        &agent,
+        false,
+        &status,
+    )
+    .await?;
+    Ok(Some(abandoned))
 }
 
 #[async_trait]
@@ -136,14 +262,78 @@ impl SessionStore for PgStore {
         session_from_row(tenant_id, &row)
     }
 
+    async fn list_sessions(
+        &self,
+        tenant_id: TenantId,
+        filter: SessionFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<Session>> {
+        let (principal_kind, principal_id) = filter.principal.unzip();
+        // Absent filters bind NULL and match every row, so one statement serves every case.
+        // Ids are time-ordered: descending is newest first, and the cursor bounds from above.
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE tenant_id = $1 \
+             AND ($2::text IS NULL OR (principal_kind = $2 AND principal_id = $3)) \
+             AND ($4::text IS NULL OR agent = $4) AND ($5::text IS NULL OR environment = $5) \
+             AND ($6::uuid IS NULL OR id < $6) ORDER BY id DESC LIMIT $7"
+        ))
+        .bind(tenant_id.as_uuid())
+        .bind(principal_kind)
+        .bind(principal_id)
+        .bind(filter.agent)
+        .bind(filter.environment.map(|environment| environment.as_str()))
+        .bind(page.after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|row| session_from_row(tenant_id, row))
+            .collect::<StoreResult<_>>()?;
+        Ok(into_page(items, page, |session: &Session| {
+            *session.id.as_uuid()
+        }))
+    }
+
+    async fn set_verified_customer(
+        &self,
+        tenant_id: TenantId,
+        session_id: SessionId,
+        customer_id: &str,
+        at: OffsetDateTime,
+        audit: NewAuditEvent,
+    ) -> StoreResult<Session> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(concat!(
+            "UPDATE sessions SET verified_customer_id = $3, updated_at = $4 \
+             WHERE tenant_id = $1 AND id = $2 RETURNING ",
+            session_columns!()
+        ))
+        .bind(tenant_id.as_uuid())
+        .bind(session_id.as_uuid())
+        .bind(customer_id)
+        .bind(at)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| not_found("session", session_id))?;
+        let session = session_from_row(tenant_id, &row)?;
+        insert_outbox_event(&mut *tx, &audit).await?;
+        tx.commit().await?;
+        Ok(session)
+    }
+
     async fn begin_turn(
         &self,
         tenant_id: TenantId,
         session_id: SessionId,
         execution_id: ExecutionId,
         at: OffsetDateTime,
+        stale_before: OffsetDateTime,
+        abandon_audit: NewAuditEvent,
         audit: NewAuditEvent,
-    ) -> StoreResult<Turn> {
+    ) -> StoreResult<BeganTurn> {
         let mut tx = self.pool.begin().await?;
         let turn: i64 = sqlx::query_scalar(
             "UPDATE sessions SET last_turn = last_turn + 1, updated_at = $3 \
@@ -155,6 +345,11 @@ impl SessionStore for PgStore {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| not_found("session", session_id))?;
+        let abandoned =
+            abandon_stale_turn(&mut tx, tenant_id, session_id, at, stale_before).await?;
+        if abandoned.is_some() {
+            insert_outbox_event(&mut *tx, &abandon_audit).await?;
+        }
         let inserted = sqlx::query(
             "INSERT INTO turns (tenant_id, session_id, turn, execution_id, status, started_at) \
              VALUES ($1, $2, $3, $4, 'running', $5)",
@@ -174,13 +369,17 @@ impl SessionStore for PgStore {
         }
         insert_outbox_event(&mut *tx, &audit).await?;
         tx.commit().await?;
-        Ok(Turn {
-            session_id,
-            turn,
-            execution_id,
-            status: TurnStatus::Running,
-            started_at: at,
-            finished_at: None,
+        Ok(BeganTurn {
+            turn: Turn {
+                session_id,
+                turn,
+                execution_id,
+                status: TurnStatus::Running,
+                started_at: at,
+                finished_at: None,
+                reason: None,
+            },
+            abandoned,
         })
     }
 
@@ -193,10 +392,10 @@ impl SessionStore for PgStore {
         audit: NewAuditEvent,
     ) -> StoreResult<Step> {
         let mut tx = self.pool.begin().await?;
-        let last_turn: i64 = sqlx::query_scalar(
-            "SELECT s.last_turn FROM sessions s JOIN turns t ON t.tenant_id = s.tenant_id \
-             AND t.session_id = s.id WHERE s.tenant_id = $1 AND s.id = $2 AND t.turn = $3 \
-             FOR UPDATE OF s",
+        let row = sqlx::query(
+            "SELECT s.last_turn, s.environment, s.agent, t.status FROM sessions s \
+             JOIN turns t ON t.tenant_id = s.tenant_id AND t.session_id = s.id \
+             WHERE s.tenant_id = $1 AND s.id = $2 AND t.turn = $3 FOR UPDATE OF s",
         )
         .bind(tenant_id.as_uuid())
         .bind(session_id.as_uuid())
@@ -204,34 +403,22 @@ impl SessionStore for PgStore {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| not_found("turn", format!("{session_id}/{turn}")))?;
-        let seq: i64 = sqlx::query_scalar(
-            "SELECT coalesce(max(seq), 0) + 1 FROM execution_steps \
-             WHERE tenant_id = $1 AND session_id = $2 AND turn = $3",
+        let last_turn: i64 = row.try_get("last_turn")?;
+        let status = TurnStatus::parse(row.try_get("status")?)?;
+        let environment: String = row.try_get("environment")?;
+        let agent: String = row.try_get("agent")?;
+        // Only the live turn's steps enter the conversation; a late result is only recorded.
+        let applied = turn == last_turn && status == TurnStatus::Running;
+        let seq = insert_step(
+            &mut tx,
+            tenant_id,
+            session_id,
+            turn,
+            &environment,
+            &agent,
+            applied,
+            &step,
         )
-        .bind(tenant_id.as_uuid())
-        .bind(session_id.as_uuid())
-        .bind(turn)
-        .fetch_one(&mut *tx)
-        .await?;
-        let applied = turn == last_turn;
-        sqlx::query(
-            "INSERT INTO execution_steps (tenant_id, session_id, turn, seq, kind, payload, \
-             applied, input_tokens, output_tokens, cost_micros, latency_ms, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(tenant_id.as_uuid())
-        .bind(session_id.as_uuid())
-        .bind(turn)
-        .bind(seq)
-        .bind(&step.kind)
-        .bind(Json(&step.payload))
-        .bind(applied)
-        .bind(step.input_tokens)
-        .bind(step.output_tokens)
-        .bind(step.cost_micros)
-        .bind(step.latency_ms)
-        .bind(step.at)
-        .execute(&mut *tx)
         .await?;
         insert_outbox_event(&mut *tx, &audit).await?;
         tx.commit().await?;
@@ -255,6 +442,7 @@ impl SessionStore for PgStore {
         session_id: SessionId,
         turn: i64,
         status: TurnStatus,
+        reason: Option<String>,
         at: OffsetDateTime,
         audit: NewAuditEvent,
     ) -> StoreResult<Turn> {
@@ -263,8 +451,9 @@ impl SessionStore for PgStore {
         }
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(concat!(
-            "UPDATE turns SET status = $4, finished_at = $5 WHERE tenant_id = $1 \
-             AND session_id = $2 AND turn = $3 AND status = 'running' RETURNING ",
+            "UPDATE turns SET status = $4, finished_at = $5, status_reason = $6 \
+             WHERE tenant_id = $1 AND session_id = $2 AND turn = $3 AND status = 'running' \
+             RETURNING ",
             turn_columns!()
         ))
         .bind(tenant_id.as_uuid())
@@ -272,6 +461,7 @@ impl SessionStore for PgStore {
         .bind(turn)
         .bind(status.as_str())
         .bind(at)
+        .bind(reason)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -301,6 +491,27 @@ impl SessionStore for PgStore {
         turn_from_row(&row)
     }
 
+    async fn list_turns(
+        &self,
+        tenant_id: TenantId,
+        session_id: SessionId,
+    ) -> StoreResult<Vec<Turn>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            turn_columns!(),
+            " FROM turns WHERE tenant_id = $1 AND session_id = $2 ORDER BY turn"
+        ))
+        .bind(tenant_id.as_uuid())
+        .bind(session_id.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            // No turns yet, or no such session: only the latter is an error.
+            self.get_session(tenant_id, session_id).await?;
+        }
+        rows.iter().map(turn_from_row).collect()
+    }
+
     async fn list_steps(
         &self,
         tenant_id: TenantId,
@@ -319,5 +530,54 @@ impl SessionStore for PgStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(step_from_row).collect()
+    }
+
+    async fn usage_totals(
+        &self,
+        tenant_id: TenantId,
+        scope: UsageScope,
+    ) -> StoreResult<UsageTotals> {
+        // Each scope is a prefix of an index: the primary key for a session or turn,
+        // `execution_steps_agent_usage` (covering) for an agent's window.
+        let query = match &scope {
+            UsageScope::Session(session_id) => sqlx::query(
+                "SELECT coalesce(sum(input_tokens), 0)::bigint AS input_tokens, \
+                 coalesce(sum(output_tokens), 0)::bigint AS output_tokens, \
+                 coalesce(sum(cost_micros), 0)::bigint AS cost_micros \
+                 FROM execution_steps WHERE tenant_id = $1 AND session_id = $2",
+            )
+            .bind(tenant_id.as_uuid())
+            .bind(session_id.as_uuid()),
+            UsageScope::Turn { session_id, turn } => sqlx::query(
+                "SELECT coalesce(sum(input_tokens), 0)::bigint AS input_tokens, \
+                 coalesce(sum(output_tokens), 0)::bigint AS output_tokens, \
+                 coalesce(sum(cost_micros), 0)::bigint AS cost_micros \
+                 FROM execution_steps WHERE tenant_id = $1 AND session_id = $2 AND turn = $3",
+            )
+            .bind(tenant_id.as_uuid())
+            .bind(session_id.as_uuid())
+            .bind(*turn),
+            UsageScope::Agent {
+                environment,
+                agent,
+                since,
+            } => sqlx::query(
+                "SELECT coalesce(sum(input_tokens), 0)::bigint AS input_tokens, \
+                 coalesce(sum(output_tokens), 0)::bigint AS output_tokens, \
+                 coalesce(sum(cost_micros), 0)::bigint AS cost_micros \
+                 FROM execution_steps \
+                 WHERE tenant_id = $1 AND environment = $2 AND agent = $3 AND at >= $4",
+            )
+            .bind(tenant_id.as_uuid())
+            .bind(environment.as_str())
+            .bind(agent.as_str())
+            .bind(*since),
+        };
+        let row = query.fetch_one(&self.pool).await?;
+        Ok(UsageTotals {
+            input_tokens: row.try_get("input_tokens")?,
+            output_tokens: row.try_get("output_tokens")?,
+            cost_micros: row.try_get("cost_micros")?,
+        })
     }
 }

@@ -47,3 +47,4 @@ mod siem;
 mod tenants;
 mod users;
 mod vault;
+mod verification;
