@@ -69,6 +69,9 @@ pub struct ScriptedTurn {
     /// Defaults to `tool_use` when the turn has tool calls, `end_turn` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<StopReason>,
+    /// Waits this long before answering, like a slow model (timeouts, concurrent messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
 }
 
 impl ScriptedTurn {
@@ -187,20 +190,26 @@ impl ScriptedProvider {
 impl ModelProvider for ScriptedProvider {
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let started = Instant::now();
-        let mut state = self.lock();
-        state.requests.push(request.clone());
-        let index = state.next;
-        let Some(turn) = self.script.turns.get(index) else {
-            return Err(ProviderError::ScriptExhausted {
-                turns: self.script.turns.len(),
-            });
+        // The guard lives in this block only, so it is never held across the delay below.
+        let (number, turn) = {
+            let mut state = self.lock();
+            state.requests.push(request.clone());
+            let index = state.next;
+            let Some(turn) = self.script.turns.get(index) else {
+                return Err(ProviderError::ScriptExhausted {
+                    turns: self.script.turns.len(),
+                });
+            };
+            let number = index + 1;
+            if let Some(expectation) = &turn.expect {
+                check_expectation(number, expectation, &request.messages)?;
+            }
+            state.next += 1;
+            (number, turn)
         };
-        let number = index + 1;
-        if let Some(expectation) = &turn.expect {
-            check_expectation(number, expectation, &request.messages)?;
+        if let Some(delay) = turn.delay_ms {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
         }
-        state.next += 1;
-        drop(state);
 
         let tool_calls: Vec<ToolCall> = turn
             .tool_calls

@@ -167,6 +167,22 @@ impl OrgDirectory {
         self.logins.get(login).and_then(|id| self.org.user(id))
     }
 
+    /// The contact a customer's login email verifies as: only customer users count, so an
+    /// employee's address never verifies anyone on a service channel.
+    pub fn customer_contact_for_email(&self, email: &str) -> Option<&RecordId> {
+        match &self.user_for_login(&email.trim().to_lowercase())?.kind {
+            crate::org::UserKind::Customer { contact_id } => Some(contact_id),
+            crate::org::UserKind::Internal => None,
+        }
+    }
+
+    /// The customer user who is the person behind `contact_id`.
+    pub fn customer_user(&self, contact_id: &RecordId) -> Option<&OrgUser> {
+        self.org.users.iter().find(|user| {
+            matches!(&user.kind, crate::org::UserKind::Customer { contact_id: c } if c == contact_id)
+        })
+    }
+
     /// The justification when `user` may run in system mode.
     pub fn service_justification(&self, user: &UserId) -> Option<&str> {
         self.service_users.get(user).map(String::as_str)

@@ -239,6 +239,67 @@ impl EmbeddedRecords {
         })
     }
 
+    /// The contact id a customer's email verifies as, for the runtime's verification flow;
+    /// `None` when the address belongs to no customer user of the tenant's record org.
+    pub async fn find_customer_contact(
+        &self,
+        tenant_id: TenantId,
+        email: &str,
+    ) -> RecordResult<Option<RecordId>> {
+        let loaded = self.loaded(tenant_id).await?;
+        Ok(loaded.directory.customer_contact_for_email(email).cloned())
+    }
+
+    /// The external customer behind a verified contact id, in user mode: their sharing, CRUD
+    /// and FLS apply. Only the runtime calls this, once the session's customer verified; the
+    /// caller (the service channel) must be allowed to run agents.
+    pub async fn verified_customer_actor(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+        contact_id: &RecordId,
+    ) -> RecordResult<RecordActor> {
+        self.identity()
+            .authorize(
+                &caller.actor,
+                Action::ExecuteAgent,
+                Resource::Tenant(tenant_id),
+            )
+            .await?;
+        let loaded = self.loaded(tenant_id).await?;
+        let user = loaded.directory.customer_user(contact_id).ok_or_else(|| {
+            RecordError::NoRecordIdentity(format!(
+                "contact `{contact_id}` is no customer user of this tenant's record org"
+            ))
+        })?;
+        Ok(RecordActor {
+            tenant_id,
+            caller: caller.clone(),
+            user_id: user.id.clone(),
+            mode: AccessMode::User,
+        })
+    }
+
+    /// System mode for an agent whose applied configuration declares `identity: service_user`
+    /// (the contract lint marks every such agent). The record org must still list the user
+    /// under `service_users` with its justification; the caller needs only to be allowed to
+    /// run agents, since the elevation is the agent's declared design, not the caller's.
+    pub async fn agent_service_actor(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+        service_user: &UserId,
+    ) -> RecordResult<RecordActor> {
+        self.identity()
+            .authorize(
+                &caller.actor,
+                Action::ExecuteAgent,
+                Resource::Tenant(tenant_id),
+            )
+            .await?;
+        self.service_actor(caller, tenant_id, service_user).await
+    }
+
     /// The explicitly named system-mode path: acts as `service_user` without sharing, CRUD or
     /// FLS. The user must be listed under `service_users` in the record org (with its
     /// justification), and the caller must be allowed to manage the record org (the local
@@ -256,6 +317,16 @@ impl EmbeddedRecords {
                 Resource::Tenant(tenant_id),
             )
             .await?;
+        self.service_actor(caller, tenant_id, service_user).await
+    }
+
+    /// A service user of the record org as an actor; the caller was authorized already.
+    async fn service_actor(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+        service_user: &UserId,
+    ) -> RecordResult<RecordActor> {
         let loaded = self.loaded(tenant_id).await?;
         let justification = loaded
             .directory
