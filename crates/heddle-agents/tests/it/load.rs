@@ -265,7 +265,8 @@ fn model_binding_rules() {
         &m("scripted", "  script:\n    - text: hi\n      colour: red\n"),
     ));
     assert!(
-        errs.iter().any(|e| e.file == "model.yaml" && e.line == Some(9)),
+        errs.iter()
+            .any(|e| e.file == "model.yaml" && e.line == Some(9)),
         "{errs:?}"
     );
 }
