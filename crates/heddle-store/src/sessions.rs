@@ -32,6 +32,8 @@ pub struct NewSession {
     pub principal_kind: String,
     pub principal_id: String,
     pub verified_customer_id: Option<String>,
+    /// The record the conversation is about, which capabilities may bind.
+    pub session_record_id: Option<String>,
     pub created_at: OffsetDateTime,
 }
 
@@ -45,6 +47,7 @@ pub struct Session {
     pub principal_kind: String,
     pub principal_id: String,
     pub verified_customer_id: Option<String>,
+    pub session_record_id: Option<String>,
     /// The newest turn's number; 0 before the first message.
     pub last_turn: i64,
     pub created_at: OffsetDateTime,

@@ -4,6 +4,9 @@
 
 ALTER TABLE turns ADD COLUMN status_reason text;
 
+-- The record a conversation is about (the page the user is on), bound into capabilities.
+ALTER TABLE sessions ADD COLUMN session_record_id text;
+
 -- Steps carry their session's environment and agent (fixed for a session's life), so an
 -- agent's spend since a given time is one index-only range scan instead of a probe per
 -- session the agent ever had.

@@ -4,6 +4,9 @@
 
 ALTER TABLE turns ADD COLUMN status_reason TEXT;
 
+-- The record a conversation is about (the page the user is on), bound into capabilities.
+ALTER TABLE sessions ADD COLUMN session_record_id TEXT;
+
 -- Steps carry their session's environment and agent (fixed for a session's life), so an
 -- agent's spend since a given time is one range scan of a covering index instead of a probe
 -- per session the agent ever had. SQLite adds a NOT NULL column only with a default; the

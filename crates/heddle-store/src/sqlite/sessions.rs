@@ -25,7 +25,7 @@ use crate::{NewAuditEvent, StoreError, StoreResult};
 macro_rules! session_columns {
     () => {
         "id, environment, agent, config_version, principal_kind, principal_id, \
-         verified_customer_id, last_turn, created_at, updated_at"
+         verified_customer_id, session_record_id, last_turn, created_at, updated_at"
     };
 }
 
@@ -39,6 +39,7 @@ fn session_from_row(tenant_id: TenantId, row: &SqliteRow) -> StoreResult<Session
         principal_kind: row.try_get("principal_kind")?,
         principal_id: row.try_get("principal_id")?,
         verified_customer_id: row.try_get("verified_customer_id")?,
+        session_record_id: row.try_get("session_record_id")?,
         last_turn: row.try_get("last_turn")?,
         created_at: from_micros(row.try_get("created_at")?)?,
         updated_at: from_micros(row.try_get("updated_at")?)?,
@@ -210,8 +211,8 @@ impl SessionStore for SqliteStore {
         let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
         sqlx::query(
             "INSERT INTO sessions (tenant_id, id, environment, agent, config_version, \
-             principal_kind, principal_id, verified_customer_id, last_turn, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)",
+             principal_kind, principal_id, verified_customer_id, session_record_id, last_turn, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10)",
         )
         .bind(session.tenant_id.as_uuid())
         .bind(session.id.as_uuid())
@@ -221,6 +222,7 @@ impl SessionStore for SqliteStore {
         .bind(&session.principal_kind)
         .bind(&session.principal_id)
         .bind(&session.verified_customer_id)
+        .bind(&session.session_record_id)
         .bind(to_micros(session.created_at))
         .execute(&mut *tx)
         .await
@@ -242,6 +244,7 @@ impl SessionStore for SqliteStore {
             principal_kind: session.principal_kind,
             principal_id: session.principal_id,
             verified_customer_id: session.verified_customer_id,
+            session_record_id: session.session_record_id,
             last_turn: 0,
             created_at: session.created_at,
             updated_at: session.created_at,

@@ -37,6 +37,7 @@ pub(crate) fn new_session(tenant_id: TenantId) -> NewSession {
         principal_kind: "user".to_owned(),
         principal_id: "user-1".to_owned(),
         verified_customer_id: None,
+        session_record_id: Some("001Hn0000000001IAA".to_owned()),
         created_at: at(1),
     }
 }
@@ -124,6 +125,9 @@ async fn turns_count_up_and_one_runs_at_a_time(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(session.last_turn, 0);
+    let stored = store.get_session(acme.id, session.id).await.unwrap();
+    assert_eq!(stored, session);
+    assert_eq!(stored.session_record_id.as_deref(), Some("001Hn0000000001IAA"));
     let first = begin(store, acme.id, session.id, 2).await.unwrap();
     assert_eq!((first.turn, first.status), (1, TurnStatus::Running));
     // A second message while the first turn runs.
