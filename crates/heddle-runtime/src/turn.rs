@@ -1,0 +1,881 @@
+//! One turn: the user's message, then model ↔ capabilities until the model answers or a
+//! limit, budget or failure ends it. Every step is stored with its audit event as it happens,
+//! so a crash leaves the record up to the last step and the next message abandons the turn.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use heddle_agents::config::{AgentKind, IdentityMode};
+use heddle_agents::{Agent, BoundContext, ConfigSet};
+use heddle_audit_log::record_content;
+use heddle_identity::Caller;
+use heddle_providers::{ChatRequest, ChatResponse, Message, ModelProvider, ToolCall, ToolSpec};
+use heddle_recordsource::{RecordActor, RecordSource};
+use heddle_store::{NewStep, Session, TurnStatus, UsageScope, UsageTotals};
+use heddle_types::{
+    Action, AuditOutcome, CapabilityResource, ExecutionId, Resource, SessionId, TenantId,
+};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::budget::{self, Spending, usd_to_micros};
+use crate::conversation::{TRANSCRIPT_KEY, earlier_messages, model_calls, seal_message};
+use crate::events::{Subject, change, details, event};
+use crate::providers::provider_for;
+use crate::tools::{Refusal, check_contract, execute, record_error_message};
+use crate::{Runtime, RuntimeError, RuntimeResult};
+
+/// Longest user message accepted, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 32 * 1024;
+
+/// How a turn ended, as the caller sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TurnOutcome {
+    pub session_id: SessionId,
+    pub turn: i64,
+    pub execution_id: ExecutionId,
+    /// `completed`, `halted` (a limit or budget) or `failed` (the model or a store failed).
+    pub status: &'static str,
+    /// The model's answer, for the person who asked.
+    pub reply: Option<String>,
+    /// Why the turn halted or failed.
+    pub reason: Option<String>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub estimated_cost_usd: f64,
+    /// A turn the next message had abandoned before this one started, if any.
+    pub abandoned_turn: Option<i64>,
+}
+
+/// How the loop ended.
+enum Ending {
+    Answered(String),
+    Halted(String),
+    Failed(String),
+}
+
+impl Runtime {
+    /// Runs one turn of `session_id` for the principal who opened it. A second message while
+    /// a turn runs is [`RuntimeError::TurnRunning`]. The turn runs to its end even if the
+    /// caller goes away.
+    pub async fn post_message(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+        session_id: SessionId,
+        text: String,
+    ) -> RuntimeResult<TurnOutcome> {
+        if text.trim().is_empty() {
+            return Err(RuntimeError::invalid("content", "the message is empty"));
+        }
+        if text.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(RuntimeError::invalid(
+                "content",
+                format!("a message has at most {MAX_MESSAGE_CHARS} characters"),
+            ));
+        }
+        let session = self.own_session(caller, tenant_id, session_id).await?;
+        let (_, set) = self
+            .inner
+            .configs
+            .load(
+                self.store(),
+                tenant_id,
+                session.environment,
+                Some(session.config_version),
+            )
+            .await?;
+        let agent = set.agent(&session.agent).cloned().ok_or_else(|| {
+            RuntimeError::Unavailable(format!(
+                "agent `{}` is missing from its configuration version",
+                session.agent
+            ))
+        })?;
+        let now = self.identity().now();
+        let deadline = Duration::from_secs(u64::from(agent.spec.limits.turn_timeout_seconds));
+        let stale_before = now
+            - time::Duration::try_from(deadline + self.settings().abandon_grace)
+                .unwrap_or(time::Duration::HOUR);
+        let execution_id = ExecutionId::new();
+        let subject = Subject {
+            tenant_id,
+            environment: Some(session.environment),
+            kind: "execution",
+            id: execution_id.to_string(),
+        };
+        let began = self
+            .store()
+            .begin_turn(
+                tenant_id,
+                session_id,
+                execution_id,
+                now,
+                stale_before,
+                change(
+                    self.identity(),
+                    caller,
+                    &Subject {
+                        kind: "session",
+                        id: session_id.to_string(),
+                        ..subject.clone()
+                    },
+                    "turn.abandon",
+                    details([("reason", Value::from(heddle_store::ABANDONED_REASON))]),
+                ),
+                change(
+                    self.identity(),
+                    caller,
+                    &subject,
+                    "turn.begin",
+                    details([
+                        ("session", Value::from(session_id.to_string())),
+                        ("agent", Value::from(session.agent.clone())),
+                        ("config_version", Value::from(session.config_version)),
+                    ]),
+                ),
+            )
+            .await?;
+        self.identity().audit_log().nudge();
+        let run = TurnRun {
+            runtime: self.clone(),
+            caller: caller.clone(),
+            session,
+            set,
+            agent,
+            turn: began.turn.turn,
+            execution_id,
+            spent: Spending::default(),
+            actor: None,
+        };
+        let abandoned_turn = began.abandoned.map(|t| t.turn);
+        // Its own task: a caller that disconnects does not cut the turn (and its record) short.
+        let handle = tokio::spawn(run.run(text, deadline));
+        let mut outcome = handle.await.map_err(|err| {
+            RuntimeError::Unavailable(format!("the turn stopped unexpectedly: {err}"))
+        })??;
+        outcome.abandoned_turn = abandoned_turn;
+        Ok(outcome)
+    }
+}
+
+struct TurnRun {
+    runtime: Runtime,
+    caller: Caller,
+    session: Session,
+    set: Arc<ConfigSet>,
+    agent: Agent,
+    turn: i64,
+    execution_id: ExecutionId,
+    spent: Spending,
+    /// Resolved at the first tool call that needs it.
+    actor: Option<RecordActor>,
+}
+
+/// One step before it is stored.
+struct StepRecord {
+    kind: &'static str,
+    payload: Map<String, Value>,
+    usage: UsageTotals,
+    latency: Option<Duration>,
+}
+
+impl StepRecord {
+    fn new(kind: &'static str, payload: Map<String, Value>) -> Self {
+        Self {
+            kind,
+            payload,
+            usage: UsageTotals::default(),
+            latency: None,
+        }
+    }
+}
+
+impl TurnRun {
+    fn tenant_id(&self) -> TenantId {
+        self.session.tenant_id
+    }
+
+    async fn run(mut self, text: String, deadline: Duration) -> RuntimeResult<TurnOutcome> {
+        let ending = match tokio::time::timeout(deadline, self.drive(&text)).await {
+            Ok(Ok(ending)) => ending,
+            Ok(Err(error)) => Ending::Failed(error.reason()),
+            Err(_) => Ending::Halted(format!(
+                "the turn passed its time limit of {} s",
+                deadline.as_secs()
+            )),
+        };
+        self.finish(ending).await
+    }
+
+    /// The loop; returns how it ended. An `Err` is a failure of Heddle's own (store, vault).
+    async fn drive(&mut self, text: &str) -> RuntimeResult<Ending> {
+        self.record(StepRecord::new(
+            "status",
+            details([
+                ("status", Value::from("running")),
+                ("agent", Value::from(self.agent.name.clone())),
+                ("config_version", Value::from(self.session.config_version)),
+                ("config_hash", Value::from(self.set.content_hash())),
+            ]),
+        ))
+        .await?;
+        let user = Message::user(text);
+        let mut step = StepRecord::new(
+            "user_message",
+            details([("content", self.content(text).await?)]),
+        );
+        step.payload
+            .insert(TRANSCRIPT_KEY.to_owned(), self.seal(&user).await?);
+        self.record(step).await?;
+
+        let store = self.runtime.store().clone();
+        let tenant_id = self.tenant_id();
+        let mut messages = earlier_messages(
+            &store,
+            self.runtime.identity().vault(),
+            tenant_id,
+            self.session.id,
+            self.turn,
+        )
+        .await?;
+        messages.push(user);
+        self.spent.session = store
+            .usage_totals(tenant_id, UsageScope::Session(self.session.id))
+            .await?;
+        self.spent.day = store
+            .usage_totals(
+                tenant_id,
+                UsageScope::Agent {
+                    environment: self.session.environment,
+                    agent: self.session.agent.clone(),
+                    since: start_of_day(self.runtime.identity().now()),
+                },
+            )
+            .await?;
+
+        let binding = self
+            .set
+            .model_binding(&self.agent.spec.model)
+            .ok_or_else(|| {
+                RuntimeError::Unavailable(format!(
+                    "model binding `{}` is missing from the configuration version",
+                    self.agent.spec.model
+                ))
+            })?
+            .spec
+            .clone();
+        let played = model_calls(&store.list_steps(tenant_id, self.session.id, None).await?);
+        let provider = match provider_for(
+            self.runtime.identity(),
+            &self.runtime.settings().providers,
+            tenant_id,
+            self.session.environment,
+            &binding,
+            played,
+        )
+        .await
+        {
+            Ok(provider) => provider,
+            Err(error) => return self.fail("model", error.reason()).await,
+        };
+        let tools: Vec<ToolSpec> = self
+            .agent
+            .spec
+            .capabilities
+            .iter()
+            .filter_map(|name| self.set.capability(name))
+            .map(|capability| {
+                let tool = capability.tool_definition();
+                ToolSpec {
+                    name: tool.name,
+                    description: tool.description,
+                    input_schema: tool.parameters,
+                }
+            })
+            .collect();
+
+        for _ in 0..self.agent.spec.limits.max_steps {
+            if let Some(exceeded) = budget::check(&self.agent.spec.budgets, &self.spent) {
+                return self.halt_for_budget(&exceeded).await;
+            }
+            let request = ChatRequest {
+                model: binding.model.clone(),
+                system: Some(self.agent.spec.system_prompt.clone()),
+                messages: messages.clone(),
+                tools: tools.clone(),
+                max_tokens: self.runtime.settings().max_output_tokens,
+                temperature: None,
+            };
+            let response = match self.call_model(provider.as_ref(), &request).await? {
+                Ok(response) => response,
+                Err(reason) => return self.fail("model", reason).await,
+            };
+            let assistant = Message::Assistant {
+                content: (!response.content.is_empty()).then(|| response.content.clone()),
+                tool_calls: response.tool_calls.clone(),
+            };
+            let mut step = self.model_response_step(&response).await?;
+            step.payload
+                .insert(TRANSCRIPT_KEY.to_owned(), self.seal(&assistant).await?);
+            self.record(step).await?;
+            messages.push(assistant);
+            if response.tool_calls.is_empty() {
+                return Ok(Ending::Answered(response.content));
+            }
+            let over_budget = budget::check(&self.agent.spec.budgets, &self.spent);
+            let rationale = (!response.content.is_empty()).then_some(response.content.as_str());
+            for call in &response.tool_calls {
+                let result = match &over_budget {
+                    Some(exceeded) => {
+                        self.refuse(
+                            call,
+                            Refusal::new("budget", format!("not run: {exceeded}")),
+                            rationale,
+                        )
+                        .await?
+                    }
+                    None => self.handle_tool_call(call, rationale).await?,
+                };
+                messages.push(result);
+            }
+            if let Some(exceeded) = over_budget {
+                return self.halt_for_budget(&exceeded).await;
+            }
+        }
+        Ok(Ending::Halted(format!(
+            "the agent reached its limit of {} model calls in one turn without an answer",
+            self.agent.spec.limits.max_steps
+        )))
+    }
+
+    /// One model call, recorded as a request step; the provider's failure is an `Ok(Err)`,
+    /// Heddle's own an `Err`.
+    async fn call_model(
+        &mut self,
+        provider: &dyn ModelProvider,
+        request: &ChatRequest,
+    ) -> RuntimeResult<Result<ChatResponse, String>> {
+        self.record(StepRecord::new(
+            "model_request",
+            details([
+                ("model", Value::from(request.model.clone())),
+                ("messages", Value::from(request.messages.len())),
+                (
+                    "tools",
+                    Value::from(
+                        request
+                            .tools
+                            .iter()
+                            .map(|t| t.name.clone())
+                            .collect::<Vec<_>>(),
+                    ),
+                ),
+                ("max_tokens", Value::from(request.max_tokens)),
+            ]),
+        ))
+        .await?;
+        let started = Instant::now();
+        match provider.chat(request).await {
+            Ok(response) => Ok(Ok(response)),
+            Err(error) => {
+                let mut step = StepRecord::new(
+                    "failure",
+                    details([
+                        ("stage", Value::from("model")),
+                        ("error", Value::from(error.to_string())),
+                    ]),
+                );
+                step.latency = Some(started.elapsed());
+                self.record(step).await?;
+                Ok(Err(format!("the model call failed: {error}")))
+            }
+        }
+    }
+
+    async fn model_response_step(&mut self, response: &ChatResponse) -> RuntimeResult<StepRecord> {
+        let usage = UsageTotals {
+            input_tokens: i64::try_from(response.usage.input_tokens).unwrap_or(i64::MAX),
+            output_tokens: i64::try_from(response.usage.output_tokens).unwrap_or(i64::MAX),
+            cost_micros: response.estimated_cost_usd.map_or(0, usd_to_micros),
+        };
+        self.spent.add(usage);
+        let mut payload = details([
+            ("model", Value::from(response.model.clone())),
+            (
+                "stop_reason",
+                serde_json::to_value(&response.stop_reason).unwrap_or_default(),
+            ),
+            (
+                "tool_calls",
+                Value::from(
+                    response
+                        .tool_calls
+                        .iter()
+                        .map(|c| json!({"id": c.id, "name": c.name}))
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            (
+                "cost_known",
+                Value::from(response.estimated_cost_usd.is_some()),
+            ),
+        ]);
+        if !response.content.is_empty() {
+            payload.insert("text".to_owned(), self.content(&response.content).await?);
+        }
+        Ok(StepRecord {
+            kind: "model_response",
+            payload,
+            usage,
+            latency: Some(response.latency),
+        })
+    }
+
+    /// Contract check, policy decision, execution: every stage recorded; the result (or the
+    /// refusal) is what the model gets back.
+    async fn handle_tool_call(
+        &mut self,
+        call: &ToolCall,
+        rationale: Option<&str>,
+    ) -> RuntimeResult<Message> {
+        let context = BoundContext {
+            user_id: None,
+            verified_customer_id: self.session.verified_customer_id.clone(),
+            session_record_id: self.session.session_record_id.clone(),
+        };
+        // The user id is known only once the actor is: resolve it lazily, and only when the
+        // capability binds it.
+        let set = Arc::clone(&self.set);
+        let capability = set.capability(&call.name);
+        let needs_user = capability.is_some_and(|c| {
+            c.spec
+                .bound_inputs
+                .values()
+                .any(|s| *s == heddle_agents::BoundSource::UserId)
+        });
+        let mut context = context;
+        if needs_user {
+            match self.actor().await {
+                Ok(actor) => context.user_id = Some(actor.user_id().0.clone()),
+                Err(refusal) => return self.refuse(call, refusal, rationale).await,
+            }
+        }
+        let checked = match check_contract(&self.agent, capability, call, &context) {
+            Ok(checked) => checked,
+            Err(refusal) => return self.refuse(call, refusal, rationale).await,
+        };
+        let capability = checked.capability;
+        let classification = capability.spec.classification;
+        self.record(StepRecord::new(
+            "tool_call",
+            details([
+                ("call_id", Value::from(call.id.clone())),
+                ("capability", Value::from(capability.name.clone())),
+                (
+                    "arguments",
+                    self.content(&Value::Object(checked.arguments.clone()).to_string())
+                        .await?,
+                ),
+                (
+                    "rationale",
+                    match rationale {
+                        Some(text) => self.content(text).await?,
+                        None => Value::Null,
+                    },
+                ),
+            ]),
+        ))
+        .await?;
+
+        let resource = Resource::Capability(Box::new(CapabilityResource {
+            tenant_id: self.tenant_id(),
+            environment: self.session.environment,
+            agent: self.agent.name.clone(),
+            name: capability.name.clone(),
+            effect: serde_label(&classification.effect),
+            data: serde_label(&classification.data),
+            audience: serde_label(&classification.audience),
+        }));
+        let decision = self
+            .runtime
+            .identity()
+            .authorize(&self.caller.actor, Action::CallCapability, resource)
+            .await;
+        let allowed = decision.is_ok();
+        self.record(StepRecord::new(
+            "policy_decision",
+            details([
+                ("call_id", Value::from(call.id.clone())),
+                ("capability", Value::from(capability.name.clone())),
+                ("action", Value::from(Action::CallCapability.as_str())),
+                ("allowed", Value::from(allowed)),
+            ]),
+        ))
+        .await?;
+        if let Err(error) = decision {
+            return self
+                .tool_result(
+                    call,
+                    Err(Refusal::new(
+                        "policy",
+                        format!("the tenant's policies do not allow this call: {error}"),
+                    )),
+                )
+                .await;
+        }
+        if capability.spec.human_in_the_loop.has_human() {
+            // Fail closed until confirmation and approval can hold the call for a person.
+            return self
+                .tool_result(
+                    call,
+                    Err(Refusal::new(
+                        "human_in_the_loop",
+                        "this action needs a person's confirmation or approval, which this \
+                         server cannot collect yet; it was not run. Tell the person what you \
+                         would have done.",
+                    )),
+                )
+                .await;
+        }
+        let actor = match self.actor().await {
+            Ok(actor) => actor,
+            Err(refusal) => return self.tool_result(call, Err(refusal)).await,
+        };
+        let source: &dyn RecordSource = &self.runtime.inner.records;
+        let result = execute(source, &actor, &checked.backend).await;
+        match result {
+            Ok(output) => {
+                let mut payload = details([
+                    ("call_id", Value::from(call.id.clone())),
+                    ("capability", Value::from(capability.name.clone())),
+                    ("ok", Value::from(true)),
+                    ("records", Value::from(output.records)),
+                    ("record_ids", Value::from(output.record_ids.clone())),
+                ]);
+                if !output.withheld_fields.is_empty() {
+                    payload.insert(
+                        "withheld_fields".to_owned(),
+                        Value::from(output.withheld_fields.clone()),
+                    );
+                }
+                let message = Message::tool_result(call.id.clone(), output.content.clone());
+                payload.insert("content".to_owned(), self.content(&output.content).await?);
+                payload.insert(TRANSCRIPT_KEY.to_owned(), self.seal(&message).await?);
+                self.record(StepRecord::new("tool_result", payload)).await?;
+                Ok(message)
+            }
+            Err(error) => {
+                let refusal = Refusal::new("execution", record_error_message(&error));
+                self.tool_result(call, Err(refusal)).await
+            }
+        }
+    }
+
+    /// A call refused before it was recorded as a tool call: both steps, then the result.
+    async fn refuse(
+        &mut self,
+        call: &ToolCall,
+        refusal: Refusal,
+        rationale: Option<&str>,
+    ) -> RuntimeResult<Message> {
+        self.record(StepRecord::new(
+            "tool_call",
+            details([
+                ("call_id", Value::from(call.id.clone())),
+                (
+                    "capability",
+                    Value::from(call.name.chars().take(64).collect::<String>()),
+                ),
+                (
+                    "arguments",
+                    self.content(&call.arguments.to_string()).await?,
+                ),
+                (
+                    "rationale",
+                    match rationale {
+                        Some(text) => self.content(text).await?,
+                        None => Value::Null,
+                    },
+                ),
+            ]),
+        ))
+        .await?;
+        self.record(StepRecord::new(
+            "policy_decision",
+            details([
+                ("call_id", Value::from(call.id.clone())),
+                ("allowed", Value::from(false)),
+                ("stage", Value::from(refusal.stage)),
+                ("reason", Value::from(refusal.message.clone())),
+            ]),
+        ))
+        .await?;
+        self.tool_result(call, Err(refusal)).await
+    }
+
+    /// An error result for the model, recorded as a tool result.
+    async fn tool_result(
+        &mut self,
+        call: &ToolCall,
+        result: Result<(), Refusal>,
+    ) -> RuntimeResult<Message> {
+        let Err(refusal) = result else {
+            return Err(RuntimeError::Unavailable("no result to record".to_owned()));
+        };
+        let message = Message::ToolResult {
+            tool_call_id: call.id.clone(),
+            content: format!("error ({}): {}", refusal.stage, refusal.message),
+            is_error: true,
+        };
+        let mut payload = details([
+            ("call_id", Value::from(call.id.clone())),
+            ("ok", Value::from(false)),
+            ("stage", Value::from(refusal.stage)),
+            ("error", Value::from(refusal.message.clone())),
+        ]);
+        payload.insert(TRANSCRIPT_KEY.to_owned(), self.seal(&message).await?);
+        self.record(StepRecord::new("tool_result", payload)).await?;
+        metrics::counter!("heddle_tool_calls_refused_total", "stage" => refusal.stage).increment(1);
+        Ok(message)
+    }
+
+    /// Whose record access tool calls run with: the agent's declared service user, the
+    /// person asking (employee agents), or the verified customer (service agents).
+    async fn actor(&mut self) -> Result<RecordActor, Refusal> {
+        if let Some(actor) = &self.actor {
+            return Ok(actor.clone());
+        }
+        let records = &self.runtime.inner.records;
+        let tenant_id = self.tenant_id();
+        let resolved = match (self.agent.spec.identity.mode, self.agent.spec.kind) {
+            (IdentityMode::ServiceUser, _) => {
+                let user = self
+                    .agent
+                    .spec
+                    .identity
+                    .service_user
+                    .clone()
+                    .unwrap_or_default();
+                records
+                    .agent_service_actor(&self.caller, tenant_id, &heddle_records::UserId(user))
+                    .await
+            }
+            (IdentityMode::User, AgentKind::Employee) => records.user_actor(&self.caller).await,
+            (IdentityMode::User, AgentKind::Service) => {
+                let Some(customer) = &self.session.verified_customer_id else {
+                    return Err(Refusal::new(
+                        "verification",
+                        "this needs a verified customer; ask the customer to verify their \
+                         email address first",
+                    ));
+                };
+                let contact = heddle_records::RecordId::parse(customer)
+                    .map_err(|err| Refusal::new("identity", err.to_string()))?;
+                records
+                    .verified_customer_actor(&self.caller, tenant_id, &contact)
+                    .await
+            }
+        };
+        let actor = resolved.map_err(|err| Refusal::new("identity", err.to_string()))?;
+        self.actor = Some(actor.clone());
+        Ok(actor)
+    }
+
+    async fn halt_for_budget(
+        &mut self,
+        exceeded: &budget::BudgetExceeded,
+    ) -> RuntimeResult<Ending> {
+        self.record(StepRecord::new(
+            "budget_exceeded",
+            details([("budget", serde_json::to_value(exceeded).unwrap_or_default())]),
+        ))
+        .await?;
+        Ok(Ending::Halted(format!("{exceeded}; the turn was stopped")))
+    }
+
+    async fn fail(&mut self, stage: &str, reason: String) -> RuntimeResult<Ending> {
+        if stage != "model" {
+            self.record(StepRecord::new(
+                "failure",
+                details([
+                    ("stage", Value::from(stage.to_owned())),
+                    ("error", Value::from(reason.clone())),
+                ]),
+            ))
+            .await?;
+        }
+        Ok(Ending::Failed(reason))
+    }
+
+    /// Records the final status and ends the turn. When the turn was abandoned meanwhile (a
+    /// newer message took over), the steps above were stored as not applied and the finish
+    /// is refused by the store: the outcome then says so.
+    async fn finish(mut self, ending: Ending) -> RuntimeResult<TurnOutcome> {
+        let (status, reply, reason) = match ending {
+            Ending::Answered(text) => (TurnStatus::Completed, Some(text), None),
+            Ending::Halted(reason) => (TurnStatus::Halted, None, Some(reason)),
+            Ending::Failed(reason) => (TurnStatus::Failed, None, Some(reason)),
+        };
+        let mut payload = details([("status", Value::from(status.as_str()))]);
+        if let Some(reason) = &reason {
+            payload.insert("reason".to_owned(), Value::from(reason.clone()));
+        }
+        // A store failure here must not hide the outcome: it is logged; the turn is then
+        // abandoned by the next message.
+        if let Err(error) = self.record(StepRecord::new("status", payload)).await {
+            tracing::error!(error = %error, "turn status step not recorded");
+        }
+        let tenant_id = self.tenant_id();
+        let runtime = self.runtime.clone();
+        let subject = self.subject();
+        let finished = runtime
+            .store()
+            .finish_turn(
+                tenant_id,
+                self.session.id,
+                self.turn,
+                status,
+                reason.clone(),
+                runtime.identity().now(),
+                change(
+                    runtime.identity(),
+                    &self.caller,
+                    &subject,
+                    &format!("turn.{}", status.as_str()),
+                    details([
+                        ("session", Value::from(self.session.id.to_string())),
+                        ("turn", Value::from(self.turn)),
+                        ("reason", reason.clone().map_or(Value::Null, Value::from)),
+                    ]),
+                ),
+            )
+            .await;
+        runtime.identity().audit_log().nudge();
+        let (status, reply, reason) = match finished {
+            Ok(_) => (status.as_str(), reply, reason),
+            Err(heddle_store::StoreError::Conflict { .. }) => (
+                "abandoned",
+                None,
+                Some(
+                    "a newer message took over this turn after its deadline; what it produced \
+                     was recorded but not applied"
+                        .to_owned(),
+                ),
+            ),
+            Err(error) => return Err(error.into()),
+        };
+        metrics::counter!("heddle_turns_total", "status" => status).increment(1);
+        Ok(TurnOutcome {
+            session_id: self.session.id,
+            turn: self.turn,
+            execution_id: self.execution_id,
+            status,
+            reply,
+            reason,
+            input_tokens: self.spent.turn.input_tokens,
+            output_tokens: self.spent.turn.output_tokens,
+            estimated_cost_usd: self.spent.turn.cost_micros as f64 / 1_000_000.0,
+            abandoned_turn: None,
+        })
+    }
+
+    fn subject(&self) -> Subject<'static> {
+        Subject {
+            tenant_id: self.tenant_id(),
+            environment: Some(self.session.environment),
+            kind: "execution",
+            id: self.execution_id.to_string(),
+        }
+    }
+
+    /// Text as the content-privacy setting shows it (a digest by default).
+    async fn content(&self, text: &str) -> RuntimeResult<Value> {
+        record_content(
+            self.runtime.identity().vault(),
+            self.tenant_id(),
+            text,
+            &self.runtime.settings().content,
+        )
+        .await
+        .map_err(|err| RuntimeError::Unavailable(format!("cannot record content: {err}")))
+    }
+
+    async fn seal(&self, message: &Message) -> RuntimeResult<Value> {
+        seal_message(
+            self.runtime.identity().vault(),
+            self.tenant_id(),
+            self.session.id,
+            message,
+        )
+        .await
+    }
+
+    /// Stores a step with its audit event (which carries everything but the sealed entry).
+    async fn record(&mut self, step: StepRecord) -> RuntimeResult<()> {
+        let identity = self.runtime.identity();
+        let mut audit_details = step.payload.clone();
+        audit_details.remove(TRANSCRIPT_KEY);
+        audit_details.insert(
+            "session".to_owned(),
+            Value::from(self.session.id.to_string()),
+        );
+        audit_details.insert("turn".to_owned(), Value::from(self.turn));
+        if step.usage != UsageTotals::default() {
+            audit_details.insert(
+                "usage".to_owned(),
+                json!({
+                    "input_tokens": step.usage.input_tokens,
+                    "output_tokens": step.usage.output_tokens,
+                    "cost_micros": step.usage.cost_micros,
+                }),
+            );
+        }
+        let mut audit_event = event(
+            identity,
+            &self.caller,
+            &self.subject(),
+            &format!("execution.{}", step.kind),
+            AuditOutcome::Success,
+            audit_details,
+        );
+        if step.kind == "policy_decision"
+            && step.payload.get("allowed") == Some(&Value::Bool(false))
+        {
+            audit_event.outcome = AuditOutcome::Denied;
+        }
+        let audit = heddle_audit_log::prepare_event(&audit_event);
+        self.runtime
+            .store()
+            .append_step(
+                self.tenant_id(),
+                self.session.id,
+                self.turn,
+                NewStep {
+                    kind: step.kind.to_owned(),
+                    payload: Value::Object(step.payload),
+                    input_tokens: step.usage.input_tokens,
+                    output_tokens: step.usage.output_tokens,
+                    cost_micros: step.usage.cost_micros,
+                    latency_ms: step
+                        .latency
+                        .map(|l| i64::try_from(l.as_millis()).unwrap_or(i64::MAX)),
+                    at: identity.now(),
+                },
+                audit,
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+fn serde_label<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn start_of_day(now: OffsetDateTime) -> OffsetDateTime {
+    now.replace_time(time::Time::MIDNIGHT)
+}
