@@ -114,9 +114,11 @@ pub(crate) async fn earlier_messages(
     Ok(answer_every_tool_call(messages))
 }
 
-/// Model calls a session has made, over all its turns: where a scripted model continues.
+/// Model calls a session has started, over all its turns: where a scripted model continues.
+/// Requests count, not responses: a call still in flight in an abandoned turn has consumed
+/// its place in the script.
 pub(crate) fn model_calls(steps: &[Step]) -> usize {
-    steps.iter().filter(|s| s.kind == "model_response").count()
+    steps.iter().filter(|s| s.kind == "model_request").count()
 }
 
 /// Providers refuse a history where a proposed tool call has no result: answers the missing
