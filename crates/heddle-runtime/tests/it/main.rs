@@ -9,5 +9,6 @@
 )]
 
 mod harness;
+mod providers;
 mod service;
 mod turns;
