@@ -68,12 +68,15 @@ impl From<RecordError> for RuntimeError {
     fn from(error: RecordError) -> Self {
         match error {
             RecordError::Identity(identity) => Self::Identity(identity),
-            RecordError::NoRecordIdentity(message) => Self::Refused(message),
+            RecordError::Store(store) => Self::Identity(IdentityError::from(store)),
             RecordError::NotFound { what } => Self::NotFound {
                 entity: "record",
                 id: what,
             },
-            other => Self::Unavailable(other.to_string()),
+            // The stored org no longer builds: nothing the caller can change.
+            RecordError::InvalidOrg(_) => Self::Unavailable(error.to_string()),
+            // No org yet, not a user of it, a refusal of the org: the caller's situation.
+            other => Self::Refused(other.to_string()),
         }
     }
 }

@@ -431,3 +431,54 @@ async fn only_the_sessions_principal_talks_in_it_and_api_keys_cannot_run_employe
         .unwrap_err();
     assert!(unknown.to_string().contains("rep_assistant"), "{unknown}");
 }
+
+#[tokio::test]
+async fn a_record_id_of_another_object_is_refused_before_any_lookup() {
+    let world = World::start().await;
+    let mut all = files(
+        &format!(
+            "- tool_calls:\n    - name: get_account_by_case_id\n      arguments: {{ account_id: \"{}\" }}\n- text: ok\n",
+            id("500", 1)
+        ),
+        "",
+    );
+    // A pattern that pins the wrong key prefix passes its schema; the runtime still checks
+    // the id against the object it is read from.
+    all[1].1 = all[1].1.replace(
+        "[list_my_accounts, get_account, rename_account]",
+        "[list_my_accounts, get_account_by_case_id]",
+    );
+    all.push((
+        "loose.yaml",
+        "api_version: heddle/v1
+kind: Capability
+name: get_account_by_case_id
+spec:
+  description: Show one account.
+  classification: { effect: read, data: private, audience: employee }
+  input_schema:
+    type: object
+    additionalProperties: false
+    required: [account_id]
+    properties:
+      account_id: { type: string, pattern: \"^500[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$\", maxLength: 18 }
+  backend:
+    records.get: { object: Account, record_id: \"{{account_id}}\" }
+"
+        .to_owned(),
+    ));
+    world.apply(&all).await;
+    let ana = world.person(ANA).await;
+    let session = world.session(&ana, "rep_assistant").await;
+    let outcome = world.say(&ana, session.id, "Show it").await;
+    let view = execution(&world, &outcome).await;
+    let result = steps_of(&view, "tool_result")[0];
+    assert_eq!(result["stage"], "execution");
+    assert!(
+        result["error"]
+            .as_str()
+            .unwrap()
+            .contains("is not the id of an Account record"),
+        "{result}"
+    );
+}
