@@ -173,3 +173,76 @@ async fn wrong_codes_run_out_and_employee_sessions_do_not_verify() {
         .unwrap_err();
     assert!(matches!(refused, RuntimeError::Refused(_)), "{refused:?}");
 }
+
+#[tokio::test]
+async fn an_agent_declared_with_a_service_user_runs_in_system_mode_marked_in_the_audit_log() {
+    let world = World::start().await;
+    let mut all = files(
+        "- tool_calls:\n    - name: count_new_cases\n      arguments: {}\n\
+         - expect: { last_tool_result_contains: Late delivery }\n  text: Two cases are new.\n",
+        "",
+    );
+    all.push((
+        "board.yaml",
+        format!(
+            "api_version: heddle/v1
+kind: Agent
+name: status_board
+spec:
+  kind: service
+  identity:
+    mode: service_user
+    service_user: \"{}\"
+    justification: The public status page counts open cases across all customers.
+  model: m
+  system_prompt: Report how many cases are new.
+  capabilities: [count_new_cases]
+",
+            crate::harness::user_id(4)
+        ),
+    ));
+    all.push((
+        "count.yaml",
+        "api_version: heddle/v1
+kind: Capability
+name: count_new_cases
+spec:
+  description: List the subjects of all new cases.
+  classification: { effect: read, data: public, audience: service }
+  input_schema: { type: object, additionalProperties: false, properties: {} }
+  backend:
+    records.query:
+      query:
+        object: Case
+        fields: [Subject]
+        filter: { field: Status, op: eq, value: New }
+        limit: 20
+"
+        .to_owned(),
+    ));
+    world.apply(&all).await;
+    let channel = world.api_key(Role::Operator).await;
+    let session = world.session(&channel, "status_board").await;
+    let outcome = world.say(&channel, session.id, "How many new cases?").await;
+    assert_eq!(outcome.status, "completed", "{outcome:?}");
+    assert_eq!(outcome.reply.as_deref(), Some("Two cases are new."));
+    world.identity.audit_log().flush().await.unwrap();
+    let events = world
+        .identity
+        .store()
+        .list_audit_events(
+            world.tenant,
+            &heddle_store::AuditFilter {
+                action: Some("record.query".to_owned()),
+                ..heddle_store::AuditFilter::default()
+            },
+        )
+        .await
+        .unwrap();
+    let event = String::from_utf8(events.last().unwrap().canonical.clone().unwrap()).unwrap();
+    assert!(
+        event.contains("\"identity_mode\":\"service_user\""),
+        "{event}"
+    );
+    assert!(event.contains("public status page"), "{event}");
+}

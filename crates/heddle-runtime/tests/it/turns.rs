@@ -482,3 +482,23 @@ spec:
         "{result}"
     );
 }
+
+#[tokio::test]
+async fn with_sealed_content_the_text_opens_for_auditors_only_from_the_vault() {
+    let mut settings = heddle_runtime::RuntimeSettings::default();
+    settings.content = heddle_audit_log::ContentRecording::Sealed {
+        scope: "tenant".to_owned(),
+    };
+    let world = World::start_with(settings).await;
+    world.apply(&files("- text: noted\n", "")).await;
+    let ana = world.person(ANA).await;
+    let session = world.session(&ana, "rep_assistant").await;
+    let outcome = world.say(&ana, session.id, "the plum is ripe").await;
+    let view = execution(&world, &outcome).await;
+    let content = &steps_of(&view, "user_message")[0]["content"];
+    assert!(!content.to_string().contains("plum"));
+    let opened = heddle_audit_log::open_content(world.identity.vault(), world.tenant, content)
+        .await
+        .unwrap();
+    assert_eq!(opened.as_deref(), Some("the plum is ripe"));
+}
