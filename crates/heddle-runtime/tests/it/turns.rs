@@ -485,9 +485,11 @@ spec:
 
 #[tokio::test]
 async fn with_sealed_content_the_text_opens_for_auditors_only_from_the_vault() {
-    let mut settings = heddle_runtime::RuntimeSettings::default();
-    settings.content = heddle_audit_log::ContentRecording::Sealed {
-        scope: "tenant".to_owned(),
+    let settings = heddle_runtime::RuntimeSettings {
+        content: heddle_audit_log::ContentRecording::Sealed {
+            scope: "tenant".to_owned(),
+        },
+        ..heddle_runtime::RuntimeSettings::default()
     };
     let world = World::start_with(settings).await;
     world.apply(&files("- text: noted\n", "")).await;
