@@ -605,6 +605,10 @@ impl TurnRun {
             "policy_decision",
             details([
                 ("call_id", Value::from(call.id.clone())),
+                (
+                    "capability",
+                    Value::from(call.name.chars().take(64).collect::<String>()),
+                ),
                 ("allowed", Value::from(false)),
                 ("stage", Value::from(refusal.stage)),
                 ("reason", Value::from(refusal.message.clone())),
