@@ -4,6 +4,7 @@
 
 mod admin;
 mod agents;
+mod demo;
 mod records;
 mod serve;
 mod verify;
@@ -76,6 +77,11 @@ enum Command {
         #[arg(long)]
         sarif: bool,
     },
+    /// A scripted tour of the runtime against the demo company, offline: a sales rep's agent
+    /// reads her pipeline and is refused a peer's account, a customer verifies by one-time code
+    /// on a support channel. Uses the same data as `serve --demo`, where its executions can be
+    /// read afterwards.
+    Demo,
     /// Load, lint and store a directory of agent files as the next configuration version of
     /// an environment; lint errors refuse the apply.
     Apply {
@@ -335,6 +341,7 @@ async fn run(cli: Cli) -> ExitCode {
             tenant,
         }) => records::import(&config, &tenant, &object, &file).await,
         Command::Apply { file, env, tenant } => agents::apply(&config, &tenant, env, &file).await,
+        Command::Demo => demo::run(config).await,
         // Handled before the runtime started.
         Command::Lint { .. }
         | Command::Audit(AuditCommand::Verify { .. })

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use heddle_identity::{Caller, CreateUser, Identity, IdentityError, OPERATOR_TENANT_SLUG};
-use heddle_records::config::OrgConfig;
+use heddle_records::config::{OrgConfig, UserConfig, UserConfigKind};
 use heddle_records::import::{ImportFormat, parse_records};
 use heddle_recordsource::{EmbeddedRecords, RecordError, RecordSettings};
 use heddle_server::config::Config;
@@ -159,21 +159,38 @@ async fn import_text(
     Ok(summary.imported)
 }
 
-/// A demo person: their login and the password generated for it (shown once).
+/// A demo person: their login, its Heddle role and the password generated for it (shown once).
 pub struct DemoLogin {
     pub email: String,
+    pub role: Role,
     pub password: heddle_crypto::SecretString,
 }
 
+/// The Heddle role a demo person's login gets: employees are operators, so they may run
+/// agents (which then act as them); external customers and the org's service users (the ERP
+/// integration) are viewers: customers reach agents through a service channel instead.
+fn demo_role(org: &OrgConfig, user: &UserConfig) -> Role {
+    let service_user = org.service_users.iter().any(|s| s.user == user.id);
+    match user.kind {
+        UserConfigKind::Internal if !service_user => Role::Operator,
+        _ => Role::Viewer,
+    }
+}
+
 /// Loads the demo org into the operator tenant: the org, a Heddle login for each of its
-/// people, and its records. Safe to run on every start: what exists is left alone (the org is
-/// applied only when there is none, a login or an object's records only when missing).
+/// people (with the role [`demo_role`] gives), and its records. Safe to run on every start:
+/// what exists is left alone (the org is applied only when there is none, a login or an
+/// object's records only when missing).
 pub async fn seed_demo_org(identity: &Identity) -> anyhow::Result<Vec<DemoLogin>> {
     let tenant_id = tenant_id(identity, OPERATOR_TENANT_SLUG).await?;
     let records = record_service(identity);
     let caller = Caller::local_operator();
     let org: OrgConfig = heddle_yaml::from_str(DEMO_ORG_YAML, "examples/demo-org/org.yaml")?;
-    let logins: Vec<String> = org.users.iter().filter_map(|u| u.login.clone()).collect();
+    let logins: Vec<(String, Role)> = org
+        .users
+        .iter()
+        .filter_map(|u| u.login.clone().map(|login| (login, demo_role(&org, u))))
+        .collect();
     match records.get_org(&caller, tenant_id).await {
         Err(RecordError::NoRecordOrg) => {
             records
@@ -185,7 +202,16 @@ pub async fn seed_demo_org(identity: &Identity) -> anyhow::Result<Vec<DemoLogin>
         Err(other) => return Err(explain(other)),
     }
     let mut created = Vec::new();
-    for email in logins {
+    for (email, role) in logins {
+        // Already there from an earlier start: skip before hashing a password for nothing.
+        if identity
+            .store()
+            .find_user_credentials(tenant_id, &email)
+            .await?
+            .is_some()
+        {
+            continue;
+        }
         let password = heddle_crypto::generate_password()?;
         let made = identity
             .create_user(
@@ -194,13 +220,17 @@ pub async fn seed_demo_org(identity: &Identity) -> anyhow::Result<Vec<DemoLogin>
                     tenant_id,
                     email: email.clone(),
                     display_name: email.clone(),
-                    role: Role::Viewer,
+                    role,
                     password: Some(password.clone()),
                 },
             )
             .await;
         match made {
-            Ok(_) => created.push(DemoLogin { email, password }),
+            Ok(_) => created.push(DemoLogin {
+                email,
+                role,
+                password,
+            }),
             Err(IdentityError::Conflict { .. }) => {}
             Err(other) => return Err(other.into()),
         }

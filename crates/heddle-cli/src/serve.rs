@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use heddle_crypto::ExposeSecret;
-use heddle_identity::BootstrapOutcome;
+use heddle_identity::{BootstrapOutcome, Identity};
 use heddle_server::config::{CliOverrides, Config};
 
 #[derive(Debug, Args)]
@@ -42,51 +42,7 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let identity = crate::admin::open_identity(&config).await?;
     tracing::info!(database = identity.store().engine(), "database ready");
 
-    let outcome = identity
-        .bootstrap(Some(&config.bootstrap.admin_email), None)
-        .await?;
-    if let BootstrapOutcome::Created {
-        tenant_slug,
-        admin_email,
-        admin_password,
-    } = outcome
-    {
-        // Printed to the terminal once, never logged: it is the only copy.
-        println!("Heddle initialised a new database.");
-        println!("  tenant:   {tenant_slug}");
-        println!("  admin:    {admin_email}");
-        println!("  password: {}", admin_password.expose_secret());
-        println!("Log in with POST /v1/auth/login; change the password after first use.");
-    }
-    if args.demo {
-        let accounts = identity.seed_demo_accounts().await?;
-        if !accounts.is_empty() {
-            println!("Demo accounts (shown once):");
-            for account in accounts {
-                println!(
-                    "  {:<18} {:<36} password {}  api key {}",
-                    account.role.as_str(),
-                    account.email,
-                    account.password.expose_secret(),
-                    account.api_key.expose_secret()
-                );
-            }
-        }
-        let people = crate::records::seed_demo_org(&identity).await?;
-        if !people.is_empty() {
-            println!(
-                "Demo org loaded (examples/demo-org: Northwind Outfitters, ~2,000 records). \
-                 Its people (shown once):"
-            );
-            for person in people {
-                println!(
-                    "  {:<36} password {}",
-                    person.email,
-                    person.password.expose_secret()
-                );
-            }
-        }
-    }
+    prepare(&identity, &config, args.demo).await?;
 
     identity.audit_log().spawn_checkpointer(
         identity.vault().clone(),
@@ -117,6 +73,60 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     println!("Heddle is listening on http://{local_addr}");
     heddle_server::serve_until(listener, router, grace, shutdown_signal()).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Bootstraps an empty database (printing the first admin's password once) and, with `demo`,
+/// adds the demo accounts and the demo org, printing each secret it creates once. Shared by
+/// `serve --demo` and `heddle demo`, so both leave the same data behind.
+pub async fn prepare(identity: &Identity, config: &Config, demo: bool) -> anyhow::Result<()> {
+    let outcome = identity
+        .bootstrap(Some(&config.bootstrap.admin_email), None)
+        .await?;
+    if let BootstrapOutcome::Created {
+        tenant_slug,
+        admin_email,
+        admin_password,
+    } = outcome
+    {
+        // Printed to the terminal once, never logged: it is the only copy.
+        println!("Heddle initialised a new database.");
+        println!("  tenant:   {tenant_slug}");
+        println!("  admin:    {admin_email}");
+        println!("  password: {}", admin_password.expose_secret());
+        println!("Log in with POST /v1/auth/login; change the password after first use.");
+    }
+    if !demo {
+        return Ok(());
+    }
+    let accounts = identity.seed_demo_accounts().await?;
+    if !accounts.is_empty() {
+        println!("Demo accounts (shown once):");
+        for account in accounts {
+            println!(
+                "  {:<18} {:<36} password {}  api key {}",
+                account.role.as_str(),
+                account.email,
+                account.password.expose_secret(),
+                account.api_key.expose_secret()
+            );
+        }
+    }
+    let people = crate::records::seed_demo_org(identity).await?;
+    if !people.is_empty() {
+        println!(
+            "Demo org loaded (examples/demo-org: Northwind Outfitters, ~2,000 records). \
+             Its people (shown once):"
+        );
+        for person in people {
+            println!(
+                "  {:<36} {:<9} password {}",
+                person.email,
+                person.role.as_str(),
+                person.password.expose_secret()
+            );
+        }
+    }
     Ok(())
 }
 

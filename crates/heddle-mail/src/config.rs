@@ -23,7 +23,7 @@ pub const DEFAULT_SMTP_TIMEOUT_SECS: u64 = 30;
 /// port = 587                  # optional: 587 for starttls, 465 for tls, 25 for none
 /// tls = "starttls"            # starttls (default) | tls | none (loopback hosts only)
 /// username = "heddle@example.com"
-/// password_env = "HEDDLE_SMTP_PASSWORD"
+/// password_env = "SMTP_PASSWORD"     # not HEDDLE_*: those are Heddle settings
 /// from = "Heddle <no-reply@example.com>"
 /// timeout_secs = 30           # optional
 /// ```
@@ -166,6 +166,17 @@ fn read_password(
         return Err(MailError::InvalidSettings {
             reason: "`password_env` is empty; set it to the name of an environment variable"
                 .to_owned(),
+        });
+    }
+    // Heddle reads every `HEDDLE_*` variable (but `HEDDLE_TEST_*`) as a setting and refuses
+    // unknown ones: a password there would stop the server with a confusing message.
+    let upper = name.to_ascii_uppercase();
+    if upper.starts_with("HEDDLE_") && !upper.starts_with("HEDDLE_TEST_") {
+        return Err(MailError::InvalidSettings {
+            reason: format!(
+                "`password_env` names `{name}`, but `HEDDLE_*` variables are Heddle's own \
+                 settings; use another name, such as `SMTP_PASSWORD`"
+            ),
         });
     }
     match read_env(name) {

@@ -43,6 +43,7 @@ mod verification;
 pub use budget::{BudgetExceeded, BudgetWindow};
 pub use error::RuntimeError;
 pub use execution::{ExecutionView, StepView};
+pub use providers::ProviderSettings;
 pub use runtime::{Runtime, RuntimeSettings, VerificationSettings};
 pub use sessions::{CreateSession, SessionView, TurnView};
 pub use turn::TurnOutcome;

@@ -141,6 +141,14 @@ impl Runtime {
             && agent.spec.identity.mode == IdentityMode::User
             && !agent.spec.capabilities.is_empty()
         {
+            if let heddle_identity::Actor::Principal(principal) = &caller.actor
+                && principal.kind == heddle_types::PrincipalKind::ApiKey
+            {
+                return Err(RuntimeError::Refused(format!(
+                    "`{}` is an employee agent: it acts as the signed-in person, and an API key                      is no person of the record org; log in as a person, or use a service agent                      for applications",
+                    request.agent
+                )));
+            }
             // Fails early, with the reason, instead of at the first tool call.
             self.inner.records.user_actor(caller).await?;
         }

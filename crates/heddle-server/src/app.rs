@@ -9,20 +9,21 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use heddle_identity::Identity;
+use heddle_mail::Mailer;
 use heddle_ratelimit::{InMemoryRateLimiter, Quota, RateLimiter, RedisRateLimiter};
-use http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use http::{HeaderName, HeaderValue, Method, header};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::{Config, QuotaConfig};
 use crate::middleware::{
-    SecurityHeaders, limit_by_client_ip, record_metrics, render_problems, set_security_headers,
+    SecurityHeaders, limit_by_client_ip, limit_request_time, record_metrics, render_problems,
+    set_security_headers,
 };
 use crate::routes;
 
@@ -40,6 +41,9 @@ pub struct AppState {
     pub identity: Identity,
     /// Business records as the caller (the embedded record store).
     pub records: heddle_recordsource::EmbeddedRecords,
+    /// The governed runtime: sessions, turns, executions, customer verification. Shares
+    /// `records` (and its caches) with the record API.
+    pub runtime: heddle_runtime::Runtime,
     pub limiter: Arc<dyn RateLimiter>,
     pub quotas: Quotas,
     pub config: Arc<Config>,
@@ -57,11 +61,27 @@ fn quota(config: QuotaConfig) -> Quota {
     }
 }
 
-/// Builds the shared state: the rate limiter (Redis when configured) and parsed settings.
+/// Builds the shared state: the rate limiter (Redis when configured), the mailer of
+/// `config.mail`, the runtime and parsed settings.
 pub async fn build_state(
     identity: Identity,
     config: Config,
     metrics: Option<PrometheusHandle>,
+) -> Result<AppState, StartupError> {
+    let mailer = config
+        .mail
+        .build()
+        .map_err(|err| StartupError::Mail(err.to_string()))?;
+    build_state_with_mailer(identity, config, metrics, mailer).await
+}
+
+/// [`build_state`] with the mailer given (tests keep a `MemoryMailer` to read codes back);
+/// `config.mail` is not used.
+pub async fn build_state_with_mailer(
+    identity: Identity,
+    config: Config,
+    metrics: Option<PrometheusHandle>,
+    mailer: Arc<dyn Mailer>,
 ) -> Result<AppState, StartupError> {
     let limiter: Arc<dyn RateLimiter> = match &config.redis_url {
         Some(url) => Arc::new(
@@ -73,11 +93,19 @@ pub async fn build_state(
         None => Arc::new(InMemoryRateLimiter::new()),
     };
     let trusted_proxies = crate::config::parse_networks(&config.http.trusted_proxies);
+    let records = heddle_recordsource::EmbeddedRecords::new(
+        identity.clone(),
+        heddle_recordsource::RecordSettings::default(),
+    );
+    let runtime = heddle_runtime::Runtime::new(
+        identity.clone(),
+        records.clone(),
+        mailer,
+        config.runtime_settings(),
+    );
     Ok(AppState {
-        records: heddle_recordsource::EmbeddedRecords::new(
-            identity.clone(),
-            heddle_recordsource::RecordSettings::default(),
-        ),
+        records,
+        runtime,
         identity,
         limiter,
         quotas: Quotas {
@@ -98,6 +126,8 @@ pub enum StartupError {
     // The URL is not echoed: it may carry a password.
     #[error("cannot connect to redis for rate limits: {0}")]
     Redis(String),
+    #[error("the mail settings cannot be used: {0}")]
+    Mail(String),
 }
 
 fn cors_layer(config: &Config) -> CorsLayer {
@@ -131,7 +161,6 @@ fn cors_layer(config: &Config) -> CorsLayer {
 /// The whole application with every layer, ready to serve.
 pub fn build_router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
-    let timeout = Duration::from_secs(state.config.http.request_timeout_secs);
     let (api, _openapi) = routes::api_router().split_for_parts();
     let api = api
         .route_layer(from_fn(record_metrics))
@@ -149,10 +178,7 @@ pub fn build_router(state: AppState) -> Router {
         .layer(from_fn(render_problems))
         .layer(CatchPanicLayer::new())
         .layer(cors_layer(&state.config))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
+        .layer(from_fn_with_state(state.clone(), limit_request_time))
         .layer(from_fn_with_state(state.clone(), limit_by_client_ip))
         .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes));
     api.layer(layers).with_state(state)

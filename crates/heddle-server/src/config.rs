@@ -32,6 +32,10 @@ pub struct Config {
     pub vault: VaultConfig,
     pub audit: AuditConfig,
     pub siem: SiemConfig,
+    /// How one-time verification codes are sent: `log` (development) or `smtp`.
+    pub mail: heddle_mail::MailConfig,
+    /// The governed runtime: sessions, turns, customer verification.
+    pub runtime: RuntimeConfig,
     /// RFC 9116 `/.well-known/security.txt`; not served when absent.
     pub security_txt: Option<SecurityTxtConfig>,
 }
@@ -52,6 +56,8 @@ impl Default for Config {
             vault: VaultConfig::default(),
             audit: AuditConfig::default(),
             siem: SiemConfig::default(),
+            mail: heddle_mail::MailConfig::default(),
+            runtime: RuntimeConfig::default(),
             security_txt: None,
         }
     }
@@ -86,6 +92,10 @@ impl Default for LogConfig {
 pub struct HttpConfig {
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Longest a request may take before the server answers 408. Not applied to
+    /// `POST /v1/sessions/{id}/messages`: a turn runs up to its agent's own
+    /// `turn_timeout_seconds`, which the runtime enforces (see
+    /// [`Config::turn_request_timeout`] for the backstop).
     pub request_timeout_secs: u64,
     /// How long shutdown waits for in-flight requests after SIGTERM.
     pub shutdown_grace_secs: u64,
@@ -235,6 +245,58 @@ impl Default for SiemConfig {
         }
     }
 }
+
+/// How message text appears in execution steps and audit events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContentSetting {
+    /// SHA-256 and length only: nobody reading steps or the audit log sees the text.
+    #[default]
+    Digest,
+    /// Also the text, sealed under the tenant's vault key, for auditors who open it.
+    Sealed,
+}
+
+/// The governed runtime: limits that are the operator's, not an agent author's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Upper bound on the tokens one model call may generate.
+    pub max_output_tokens: u32,
+    /// A running turn older than its agent's `turn_timeout_seconds` plus this is taken as
+    /// abandoned (its process died): the next message may start a new turn.
+    pub abandon_grace_secs: u64,
+    /// How long a customer's one-time verification code is valid.
+    pub verification_code_ttl_secs: u64,
+    /// Wrong codes accepted before the code is void and a new one must be requested.
+    pub verification_max_attempts: u32,
+    /// The channel's name in the verification email ("Your … verification code").
+    pub verification_sender_name: String,
+    /// `digest` (default) or `sealed` (under the tenant's vault key).
+    pub content: ContentSetting,
+    /// Lets model bindings reach a base URL on a loopback or private address (Ollama on
+    /// localhost, vLLM in the cluster). Off by default: that is where an SSRF would aim.
+    pub providers_allow_private_network: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            max_output_tokens: 1024,
+            abandon_grace_secs: 30,
+            verification_code_ttl_secs: 600,
+            verification_max_attempts: 5,
+            verification_sender_name: "Heddle".to_owned(),
+            content: ContentSetting::Digest,
+            providers_allow_private_network: false,
+        }
+    }
+}
+
+/// Largest `runtime.max_output_tokens` accepted.
+const MAX_OUTPUT_TOKENS: u32 = 200_000;
+/// Longest `runtime.verification_sender_name`, in characters.
+const MAX_SENDER_NAME_CHARS: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -391,6 +453,41 @@ impl Config {
         }
     }
 
+    /// The runtime's settings.
+    pub fn runtime_settings(&self) -> heddle_runtime::RuntimeSettings {
+        let runtime = &self.runtime;
+        let mut settings = heddle_runtime::RuntimeSettings {
+            content: match runtime.content {
+                ContentSetting::Digest => heddle_audit_log::ContentRecording::Digest,
+                ContentSetting::Sealed => heddle_audit_log::ContentRecording::Sealed {
+                    scope: "tenant".to_owned(),
+                },
+            },
+            max_output_tokens: runtime.max_output_tokens,
+            abandon_grace: std::time::Duration::from_secs(runtime.abandon_grace_secs),
+            verification: heddle_runtime::VerificationSettings {
+                code_ttl: std::time::Duration::from_secs(runtime.verification_code_ttl_secs),
+                max_attempts: runtime.verification_max_attempts,
+                sender_name: runtime.verification_sender_name.clone(),
+            },
+            ..heddle_runtime::RuntimeSettings::default()
+        };
+        settings.providers.allow_private_network = runtime.providers_allow_private_network;
+        settings
+    }
+
+    /// How long a `POST …/messages` may run before the server answers 408: the longest turn
+    /// an agent may declare plus the abandon grace. The runtime ends each turn at its agent's
+    /// own `turn_timeout_seconds`, so this is only a backstop; `http.request_timeout_secs`
+    /// does not apply to turns.
+    pub fn turn_request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            u64::from(heddle_agents::config::MAX_TURN_TIMEOUT_SECONDS)
+                .saturating_add(self.runtime.abandon_grace_secs)
+                .saturating_add(TURN_REQUEST_MARGIN_SECS),
+        )
+    }
+
     /// Where the embedded setup keeps a generated master key, when none is configured.
     pub fn generated_master_key_path(&self) -> Option<PathBuf> {
         self.database_url
@@ -409,6 +506,9 @@ impl Config {
         }
     }
 }
+
+/// Time a turn's request gets beyond the turn itself, to record its end and answer.
+const TURN_REQUEST_MARGIN_SECS: u64 = 30;
 
 /// Semantic checks serde cannot express. Returns `(key, message)` pairs.
 fn validate(config: &Config) -> Vec<(&'static str, String)> {
@@ -534,6 +634,8 @@ fn validate(config: &Config) -> Vec<(&'static str, String)> {
             "must be at least 1".to_owned(),
         ));
     }
+    validate_mail(&config.mail, &mut problems);
+    validate_runtime(&config.runtime, &mut problems);
     if let Some(txt) = &config.security_txt {
         if txt.contact.is_empty() {
             problems.push((
@@ -568,6 +670,65 @@ fn validate(config: &Config) -> Vec<(&'static str, String)> {
         }
     }
     problems
+}
+
+/// SMTP settings that cannot work (a plaintext relay that is not loopback, a `from` that is
+/// not a mailbox, …) are reported at load time. The password variable itself is read only
+/// when the server starts.
+fn validate_mail(mail: &heddle_mail::MailConfig, problems: &mut Vec<(&'static str, String)>) {
+    if let heddle_mail::MailConfig::Smtp { timeout_secs, .. } = mail {
+        if *timeout_secs == 0 {
+            problems.push(("mail.timeout_secs", "must be at least 1".to_owned()));
+            return;
+        }
+        // A stand-in password: only the shape of the settings is checked here.
+        if let Err(error) = mail.build_with_env(|_| Some("placeholder".to_owned())) {
+            problems.push(("mail", error.to_string()));
+        }
+    }
+}
+
+fn validate_runtime(runtime: &RuntimeConfig, problems: &mut Vec<(&'static str, String)>) {
+    if !(1..=MAX_OUTPUT_TOKENS).contains(&runtime.max_output_tokens) {
+        problems.push((
+            "runtime.max_output_tokens",
+            format!("must be between 1 and {MAX_OUTPUT_TOKENS}"),
+        ));
+    }
+    if runtime.abandon_grace_secs == 0 || runtime.abandon_grace_secs > 3600 {
+        problems.push((
+            "runtime.abandon_grace_secs",
+            "must be between 1 and 3600".to_owned(),
+        ));
+    }
+    if !(60..=86_400).contains(&runtime.verification_code_ttl_secs) {
+        problems.push((
+            "runtime.verification_code_ttl_secs",
+            "must be between 60 and 86400 (a one-time code lives minutes, not days)".to_owned(),
+        ));
+    }
+    if !(1..=10).contains(&runtime.verification_max_attempts) {
+        problems.push((
+            "runtime.verification_max_attempts",
+            "must be between 1 and 10 (a six-digit code must not be guessable)".to_owned(),
+        ));
+    }
+    let name = runtime.verification_sender_name.trim();
+    if name.is_empty()
+        || runtime.verification_sender_name.chars().count() > MAX_SENDER_NAME_CHARS
+        || runtime
+            .verification_sender_name
+            .chars()
+            .any(char::is_control)
+    {
+        problems.push((
+            "runtime.verification_sender_name",
+            format!(
+                "must be 1–{MAX_SENDER_NAME_CHARS} characters on one line (it goes into the \
+                 email subject)"
+            ),
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -2,11 +2,11 @@
 //! problem rendering, metrics.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use heddle_ratelimit::{Quota, RateDecision};
 use http::{HeaderName, HeaderValue, StatusCode, header};
 
@@ -90,6 +90,36 @@ pub async fn check_rate_limit(
             Err(problem.into())
         }
     }
+}
+
+/// Answers 408 when a request takes longer than `http.request_timeout_secs`. A turn
+/// (`POST /v1/sessions/{id}/messages`) is bounded by its agent's own `turn_timeout_seconds`
+/// in the runtime instead, which may be longer; it gets only a backstop
+/// ([`Config::turn_request_timeout`](crate::config::Config::turn_request_timeout)), so a
+/// slow turn is answered with its outcome rather than cut off while it keeps running.
+pub async fn limit_request_time(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = if is_turn_request(request.method(), request.uri().path()) {
+        state.config.turn_request_timeout()
+    } else {
+        Duration::from_secs(state.config.http.request_timeout_secs)
+    };
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
+}
+
+/// `POST /v1/sessions/{id}/messages`.
+fn is_turn_request(method: &http::Method, path: &str) -> bool {
+    if method != http::Method::POST {
+        return false;
+    }
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    matches!(segments.as_slice(), ["", "v1", "sessions", id, "messages"] if !id.is_empty())
 }
 
 /// Writes every problem body (with the request id) and turns bare error statuses into
@@ -242,6 +272,26 @@ mod tests {
             "198.51.100.7",
             "spoofed leftmost hop is not believed"
         );
+    }
+
+    #[test]
+    fn only_posting_a_message_is_a_turn_request() {
+        let post = http::Method::POST;
+        assert!(is_turn_request(&post, "/v1/sessions/0190-ab/messages"));
+        assert!(is_turn_request(&post, "/v1/sessions/0190-ab/messages/"));
+        assert!(!is_turn_request(
+            &http::Method::GET,
+            "/v1/sessions/0190-ab/messages"
+        ));
+        for path in [
+            "/v1/sessions//messages",
+            "/v1/sessions/0190-ab/verification",
+            "/v1/sessions/0190-ab/messages/x",
+            "/v2/sessions/0190-ab/messages",
+            "/v1/sessions/messages",
+        ] {
+            assert!(!is_turn_request(&post, path), "{path}");
+        }
     }
 
     #[test]

@@ -355,3 +355,53 @@ impl From<heddle_recordsource::RecordError> for ApiError {
         problem.into()
     }
 }
+
+impl From<heddle_runtime::RuntimeError> for ApiError {
+    fn from(err: heddle_runtime::RuntimeError) -> Self {
+        use heddle_runtime::RuntimeError;
+        let problem = match err {
+            RuntimeError::Identity(identity) => return identity.into(),
+            RuntimeError::NotFound { entity, id } => Problem::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                format!("No {entity} `{id}` exists that you may see."),
+            ),
+            RuntimeError::Invalid { field, message } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-field",
+                "Invalid field",
+                format!("`{field}`: {message}."),
+            )
+            .with_errors(vec![FieldError {
+                pointer: format!("/{field}"),
+                detail: message,
+            }]),
+            RuntimeError::TurnRunning(message) => Problem::new(
+                StatusCode::CONFLICT,
+                "turn-running",
+                "Turn running",
+                message,
+            ),
+            RuntimeError::Refused(message) => {
+                Problem::new(StatusCode::CONFLICT, "refused", "Refused", message)
+            }
+            RuntimeError::TooManyAttempts(message) => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-attempts",
+                "Too many attempts",
+                message,
+            ),
+            RuntimeError::Unavailable(message) => {
+                tracing::warn!(reason = %message, "runtime unavailable");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "runtime-unavailable",
+                    "Runtime unavailable",
+                    message,
+                )
+            }
+        };
+        problem.into()
+    }
+}

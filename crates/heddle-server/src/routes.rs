@@ -1,4 +1,5 @@
-//! The HTTP routes. Each handler parses, calls one identity-service function, maps the result.
+//! The HTTP routes. Each handler parses, calls one service function (identity, records or
+//! runtime), maps the result.
 
 pub mod audit;
 pub mod auth;
@@ -10,6 +11,7 @@ pub mod policies;
 pub mod records;
 pub mod roles;
 pub mod secrets;
+pub mod sessions;
 pub mod siem;
 pub mod tenants;
 pub mod users;
@@ -45,6 +47,7 @@ use crate::problem::{ApiError, Problem};
         (name = "secrets", description = "Credentials kept sealed in the vault; values are write-only"),
         (name = "configs", description = "Agents, capabilities and model bindings as versioned files: lint, apply, read"),
         (name = "records", description = "Business records as the caller: sharing, CRUD and field-level security of the tenant's record org apply"),
+        (name = "sessions", description = "Conversations with agents: turns on the governed path, their execution records, customer verification"),
     )
 )]
 struct ApiDoc;
@@ -114,6 +117,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             records::delete_record
         ))
         .routes(routes!(records::get_record_org, records::apply_record_org))
+        .routes(routes!(sessions::list_sessions, sessions::create_session))
+        .routes(routes!(sessions::get_session))
+        .routes(routes!(sessions::post_message))
+        .routes(routes!(sessions::start_verification))
+        .routes(routes!(sessions::confirm_verification))
+        .routes(routes!(sessions::get_execution))
 }
 
 /// `?after=<cursor>&limit=<n>` on every list.

@@ -435,7 +435,7 @@ fn mail_config_parses_from_toml_and_json() {
         port = 465
         tls = "tls"
         username = "heddle@example.com"
-        password_env = "HEDDLE_SMTP_PASSWORD"
+        password_env = "SMTP_PASSWORD"
         from = "Heddle <no-reply@example.com>"
         "#,
     )
@@ -447,7 +447,7 @@ fn mail_config_parses_from_toml_and_json() {
             port: Some(465),
             tls: SmtpTls::Tls,
             username: Some("heddle@example.com".to_owned()),
-            password_env: Some("HEDDLE_SMTP_PASSWORD".to_owned()),
+            password_env: Some("SMTP_PASSWORD".to_owned()),
             from: "Heddle <no-reply@example.com>".to_owned(),
             timeout_secs: 30,
         }
@@ -548,4 +548,26 @@ fn mail_config_build_reports_a_missing_password_variable_by_name() {
 
     let log = MailConfig::Log.build().unwrap();
     assert_eq!(format!("{log:?}"), "LogMailer");
+}
+
+#[test]
+fn a_password_variable_in_heddles_own_namespace_is_refused() {
+    let config = MailConfig::Smtp {
+        host: "127.0.0.1".to_owned(),
+        port: Some(2525),
+        tls: SmtpTls::None,
+        username: Some("heddle".to_owned()),
+        password_env: Some("HEDDLE_SMTP_PASSWORD".to_owned()),
+        from: "support@example.com".to_owned(),
+        timeout_secs: 5,
+    };
+    let error = config
+        .build_with_env(|_| Some("hunter2-but-longer".to_owned()))
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("SMTP_PASSWORD") && text.contains("Heddle's own"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"));
 }

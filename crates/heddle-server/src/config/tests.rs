@@ -137,3 +137,179 @@ fn the_documented_example_matches_the_defaults() {
         assert_eq!(sources.load().unwrap(), Config::default());
     });
 }
+
+#[test]
+fn mail_defaults_to_the_log_and_smtp_is_configured_from_the_environment() {
+    with_sources("", &[], CliOverrides::default(), |sources| {
+        assert_eq!(sources.load().unwrap().mail, heddle_mail::MailConfig::Log);
+    });
+    with_sources(
+        "",
+        &[
+            ("HEDDLE_MAIL__TRANSPORT", "smtp"),
+            ("HEDDLE_MAIL__HOST", "127.0.0.1"),
+            ("HEDDLE_MAIL__PORT", "2525"),
+            ("HEDDLE_MAIL__TLS", "none"),
+            (
+                "HEDDLE_MAIL__FROM",
+                "Northwind <no-reply@northwind.example>",
+            ),
+        ],
+        CliOverrides::default(),
+        |sources| {
+            let config = sources.load().unwrap();
+            assert_eq!(
+                config.mail,
+                heddle_mail::MailConfig::Smtp {
+                    host: "127.0.0.1".to_owned(),
+                    port: Some(2525),
+                    tls: heddle_mail::SmtpTls::None,
+                    username: None,
+                    password_env: None,
+                    from: "Northwind <no-reply@northwind.example>".to_owned(),
+                    timeout_secs: heddle_mail::DEFAULT_SMTP_TIMEOUT_SECS,
+                }
+            );
+        },
+    );
+}
+
+#[test]
+fn mail_settings_that_cannot_work_are_problems_at_load_time() {
+    // Plaintext to a host that is not loopback would send codes in clear.
+    with_sources(
+        "[mail]\ntransport = \"smtp\"\nhost = \"smtp.example.com\"\ntls = \"none\"\nfrom = \"no-reply@example.com\"\n",
+        &[],
+        CliOverrides::default(),
+        |sources| {
+            let problems = sources.load().unwrap_err();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert_eq!(problems[0].key, "mail");
+            assert!(problems[0].message.contains("loopback"), "{problems:?}");
+            assert!(problems[0].source.contains("heddle.toml"), "{problems:?}");
+        },
+    );
+    with_sources(
+        "[mail]\ntransport = \"smtp\"\nhost = \"smtp.example.com\"\nfrom = \"not a mailbox\"\n",
+        &[],
+        CliOverrides::default(),
+        |sources| {
+            let problems = sources.load().unwrap_err();
+            assert_eq!(problems[0].key, "mail", "{problems:?}");
+            assert!(problems[0].message.contains("sender"), "{problems:?}");
+        },
+    );
+    // A typo is refused rather than ignored, and `log` takes no settings.
+    with_sources(
+        "[mail]\ntransport = \"smtp\"\nhost = \"smtp.example.com\"\nfrom = \"a@example.com\"\npasword_env = \"X\"\n",
+        &[],
+        CliOverrides::default(),
+        |sources| {
+            let problems = sources.load().unwrap_err();
+            assert!(problems[0].message.contains("pasword_env"), "{problems:?}");
+        },
+    );
+    with_sources(
+        "[mail]\ntransport = \"log\"\nhost = \"smtp.example.com\"\n",
+        &[],
+        CliOverrides::default(),
+        |sources| assert!(sources.load().is_err()),
+    );
+}
+
+#[test]
+fn runtime_settings_follow_the_runtime_section() {
+    with_sources("", &[], CliOverrides::default(), |sources| {
+        let settings = sources.load().unwrap().runtime_settings();
+        assert_eq!(settings.content, heddle_audit_log::ContentRecording::Digest);
+        assert_eq!(settings.max_output_tokens, 1024);
+        assert_eq!(settings.abandon_grace, std::time::Duration::from_secs(30));
+        assert_eq!(
+            settings.verification.code_ttl,
+            std::time::Duration::from_secs(600)
+        );
+        assert_eq!(settings.verification.max_attempts, 5);
+        assert_eq!(settings.verification.sender_name, "Heddle");
+        assert!(!settings.providers.allow_private_network);
+    });
+    with_sources(
+        "[runtime]\ncontent = \"sealed\"\nverification_sender_name = \"Northwind support\"\nproviders_allow_private_network = true\n",
+        &[
+            ("HEDDLE_RUNTIME__MAX_OUTPUT_TOKENS", "4096"),
+            ("HEDDLE_RUNTIME__VERIFICATION_MAX_ATTEMPTS", "3"),
+        ],
+        CliOverrides::default(),
+        |sources| {
+            let config = sources.load().unwrap();
+            let settings = config.runtime_settings();
+            assert_eq!(
+                settings.content,
+                heddle_audit_log::ContentRecording::Sealed {
+                    scope: "tenant".to_owned()
+                }
+            );
+            assert_eq!(settings.max_output_tokens, 4096);
+            assert_eq!(settings.verification.max_attempts, 3);
+            assert_eq!(settings.verification.sender_name, "Northwind support");
+            assert!(settings.providers.allow_private_network);
+        },
+    );
+}
+
+#[test]
+fn runtime_values_out_of_range_are_each_reported() {
+    with_sources(
+        "[runtime]\nmax_output_tokens = 0\nabandon_grace_secs = 0\nverification_code_ttl_secs = 5\nverification_max_attempts = 1000\nverification_sender_name = \"\"\n",
+        &[],
+        CliOverrides::default(),
+        |sources| {
+            let problems = sources.load().unwrap_err();
+            let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+            assert_eq!(
+                keys,
+                [
+                    "runtime.max_output_tokens",
+                    "runtime.abandon_grace_secs",
+                    "runtime.verification_code_ttl_secs",
+                    "runtime.verification_max_attempts",
+                    "runtime.verification_sender_name",
+                ]
+            );
+            assert!(problems.iter().all(|p| p.source.contains("heddle.toml")));
+        },
+    );
+    with_sources(
+        "[runtime]\ncontent = \"plaintext\"\n",
+        &[],
+        CliOverrides::default(),
+        |sources| {
+            let problems = sources.load().unwrap_err();
+            assert_eq!(problems[0].key, "runtime.content", "{problems:?}");
+        },
+    );
+    with_sources(
+        "",
+        &[("HEDDLE_RUNTIME__MAX_OUTPUT_TOKEN", "10")],
+        CliOverrides::default(),
+        |sources| {
+            let problems = sources.load().unwrap_err();
+            assert!(
+                problems[0].message.contains("max_output_token"),
+                "{problems:?}"
+            );
+        },
+    );
+}
+
+#[test]
+fn turns_are_exempt_from_the_request_timeout_but_have_a_backstop() {
+    let config = Config::default();
+    let backstop = config.turn_request_timeout();
+    assert!(
+        backstop
+            > std::time::Duration::from_secs(u64::from(
+                heddle_agents::config::MAX_TURN_TIMEOUT_SECONDS
+            )),
+        "{backstop:?}"
+    );
+}

@@ -20,6 +20,8 @@ pub struct TestServer {
     pub clock: Arc<ManualClock>,
     /// An API key per role, in the operator tenant.
     pub keys: Vec<(Role, String)>,
+    /// Every mail the server sent (verification codes), in order.
+    pub mailer: Arc<heddle_mail::MemoryMailer>,
     stop: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -91,10 +93,12 @@ impl TestServer {
             .audit_log()
             .spawn_siem_delivery(identity.vault().clone(), config.siem_settings())
             .unwrap();
-        let state = heddle_server::build_state(
+        let mailer = Arc::new(heddle_mail::MemoryMailer::new());
+        let state = heddle_server::build_state_with_mailer(
             identity.clone(),
             config,
             heddle_server::telemetry::metrics_handle(),
+            mailer.clone(),
         )
         .await
         .unwrap();
@@ -116,6 +120,7 @@ impl TestServer {
             identity,
             clock,
             keys,
+            mailer,
             stop: Some(stop),
             _dir: dir,
         }

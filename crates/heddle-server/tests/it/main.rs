@@ -19,6 +19,7 @@ mod rate_limits;
 mod records;
 mod roles;
 mod secrets;
+mod sessions;
 mod siem;
 mod tenants;
 mod users;

@@ -127,7 +127,10 @@ async fn turns_count_up_and_one_runs_at_a_time(db: TestDb) {
     assert_eq!(session.last_turn, 0);
     let stored = store.get_session(acme.id, session.id).await.unwrap();
     assert_eq!(stored, session);
-    assert_eq!(stored.session_record_id.as_deref(), Some("001Hn0000000001IAA"));
+    assert_eq!(
+        stored.session_record_id.as_deref(),
+        Some("001Hn0000000001IAA")
+    );
     let first = begin(store, acme.id, session.id, 2).await.unwrap();
     assert_eq!((first.turn, first.status), (1, TurnStatus::Running));
     // A second message while the first turn runs.

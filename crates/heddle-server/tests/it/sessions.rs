@@ -1,0 +1,1403 @@
+//! `/v1/sessions` and `/v1/executions`: turns on the governed path over HTTP. A small record
+//! org (two reps with private accounts, a customer behind contact 1), agent configurations
+//! applied per test with a scripted model playing the part of a (possibly hostile) model,
+//! and people logged in with real access tokens.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use heddle_crypto::SecretString;
+use heddle_identity::{Caller, CreateUser};
+use heddle_records::RecordId;
+use heddle_records::import::ImportRow;
+use heddle_recordsource::{EmbeddedRecords, RecordSettings};
+use heddle_server::config::{Config, QuotaConfig};
+use heddle_types::Role;
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+
+use crate::harness::{TestServer, expect_problem, json};
+
+const PASSWORD: &str = "a long enough session password";
+const ANA: &str = "ana@acme.test";
+const BEN: &str = "ben@acme.test";
+const IVY: &str = "ivy@customer.test";
+
+fn id(prefix: &str, n: u64) -> String {
+    RecordId::generate(prefix, n).unwrap().as_str().to_owned()
+}
+
+fn user_id(n: u64) -> String {
+    id("005", n)
+}
+
+/// Two reps with private accounts, a customer who is contact 1.
+fn org() -> Value {
+    let rw = json!({"read": true, "edit": true});
+    let r = json!({"read": true});
+    json!({
+        "roles": [{"id": "sales_rep"}],
+        "profiles": [
+            {
+                "id": "rep",
+                "objects": {
+                    "Account": {"read": true, "create": true, "edit": true},
+                    "Case": {"read": true}
+                },
+                "fields": {
+                    "Account": {"Name": rw, "Industry": rw},
+                    "Case": {"Subject": r, "Status": r, "ContactId": r}
+                }
+            },
+            {
+                "id": "customer",
+                "objects": {"Case": {"read": true}},
+                "fields": {"Case": {"Subject": r, "Status": r, "ContactId": r}}
+            }
+        ],
+        "users": [
+            {"id": user_id(1), "login": ANA, "role": "sales_rep", "profile": "rep"},
+            {"id": user_id(2), "login": BEN, "role": "sales_rep", "profile": "rep"},
+            {"id": user_id(3), "login": IVY, "profile": "customer",
+             "kind": "customer", "contact_id": id("003", 1)}
+        ]
+    })
+}
+
+fn row(record: &str, owner: &str, fields: Value) -> ImportRow {
+    ImportRow {
+        id: Some(RecordId::parse(record).unwrap()),
+        owner_id: heddle_records::UserId::new(owner),
+        fields: serde_json::from_value(fields).unwrap(),
+    }
+}
+
+fn indent(text: &str, spaces: usize) -> String {
+    let pad = " ".repeat(spaces);
+    text.lines().map(|line| format!("{pad}{line}\n")).collect()
+}
+
+/// The agent files: `rep_assistant` (employee) on binding `m` playing `rep_script`, with
+/// `rep_extra` appended to its spec; `support` (service) on binding `s` playing
+/// `support_script`.
+fn files(rep_script: &str, rep_extra: &str, support_script: &str) -> Value {
+    let binding = |name: &str, script: &str| {
+        format!(
+            "api_version: heddle/v1\nkind: ModelBinding\nname: {name}\nspec:\n  provider: scripted\n  model: scripted-test\n  script:\n{}",
+            indent(script, 4)
+        )
+    };
+    let documents = [
+        ("model-m.yaml", binding("m", rep_script)),
+        ("model-s.yaml", binding("s", support_script)),
+        (
+            "rep.yaml",
+            format!(
+                "api_version: heddle/v1
+kind: Agent
+name: rep_assistant
+spec:
+  kind: employee
+  model: m
+  system_prompt: Help reps with their own accounts.
+  capabilities: [list_my_accounts, get_account, rename_account]
+{rep_extra}"
+            ),
+        ),
+        (
+            "support.yaml",
+            "api_version: heddle/v1
+kind: Agent
+name: support
+spec:
+  kind: service
+  model: s
+  system_prompt: Help customers with their support cases. Ask them to verify first.
+  capabilities: [list_my_cases]
+"
+            .to_owned(),
+        ),
+        (
+            "list.yaml",
+            "api_version: heddle/v1
+kind: Capability
+name: list_my_accounts
+spec:
+  description: List the calling rep's accounts in one industry.
+  classification: { effect: read, data: private, audience: employee }
+  input_schema:
+    type: object
+    additionalProperties: false
+    required: [industry]
+    properties:
+      industry: { type: string, enum: [Retail, Energy] }
+  bound_inputs:
+    owner: user_id
+  backend:
+    records.query:
+      query:
+        object: Account
+        fields: [Name, Industry]
+        filter:
+          and:
+            - { field: OwnerId, op: eq, value: \"{{owner}}\" }
+            - { field: Industry, op: eq, value: \"{{industry}}\" }
+        limit: 20
+"
+            .to_owned(),
+        ),
+        (
+            "get.yaml",
+            "api_version: heddle/v1
+kind: Capability
+name: get_account
+spec:
+  description: Show one account by its id.
+  classification: { effect: read, data: private, audience: employee }
+  input_schema:
+    type: object
+    additionalProperties: false
+    required: [account_id]
+    properties:
+      account_id: { type: string, pattern: \"^001[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$\", maxLength: 18 }
+  backend:
+    records.get: { object: Account, record_id: \"{{account_id}}\", fields: [Name, Industry] }
+"
+            .to_owned(),
+        ),
+        (
+            "rename.yaml",
+            "api_version: heddle/v1
+kind: Capability
+name: rename_account
+spec:
+  description: Rename one account.
+  classification: { effect: write, data: private, audience: employee }
+  human_in_the_loop: confirmation
+  input_schema:
+    type: object
+    additionalProperties: false
+    required: [account_id, name]
+    properties:
+      account_id: { type: string, pattern: \"^001[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$\", maxLength: 18 }
+      name: { type: string, maxLength: 80 }
+  backend:
+    records.update: { object: Account, record_id: \"{{account_id}}\", fields: { Name: \"{{name}}\" } }
+"
+            .to_owned(),
+        ),
+        (
+            "cases.yaml",
+            "api_version: heddle/v1
+kind: Capability
+name: list_my_cases
+spec:
+  description: List the verified customer's support cases with a given status.
+  classification: { effect: read, data: private, audience: service }
+  input_schema:
+    type: object
+    additionalProperties: false
+    required: [status]
+    properties:
+      status: { type: string, enum: [New, Closed] }
+  bound_inputs:
+    customer: verified_customer_id
+  backend:
+    records.query:
+      query:
+        object: Case
+        fields: [Subject, Status]
+        filter:
+          and:
+            - { field: ContactId, op: eq, value: \"{{customer}}\" }
+            - { field: Status, op: eq, value: \"{{status}}\" }
+        limit: 20
+"
+            .to_owned(),
+        ),
+    ];
+    json!({
+        "files": documents
+            .iter()
+            .map(|(path, content)| json!({"path": path, "content": content}))
+            .collect::<Vec<_>>()
+    })
+}
+
+/// A script that is never played.
+const UNUSED: &str = "- text: unused";
+
+struct World {
+    server: TestServer,
+    tokens: Mutex<HashMap<String, String>>,
+}
+
+impl World {
+    async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
+        let server = TestServer::start_with(|config| {
+            // Several people log in per test.
+            config.rate_limits.login = QuotaConfig {
+                per_minute: 600,
+                burst: 100,
+            };
+            configure(config);
+        })
+        .await;
+        let tenant = server.identity.tenant_by_slug("default").await.unwrap().id;
+        json(
+            server
+                .as_role(Role::Admin, Method::PUT, "/v1/record-org")
+                .json(&json!({"config": org()}))
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
+        for email in [ANA, BEN] {
+            server
+                .identity
+                .create_user(
+                    &Caller::local_operator(),
+                    CreateUser {
+                        tenant_id: tenant,
+                        email: email.to_owned(),
+                        display_name: email.to_owned(),
+                        role: Role::Operator,
+                        password: Some(SecretString::from(PASSWORD.to_owned())),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let records = EmbeddedRecords::new(server.identity.clone(), RecordSettings::default());
+        let operator = Caller::local_operator();
+        for (object, rows) in [
+            (
+                "Account",
+                vec![
+                    row(
+                        &id("001", 1),
+                        &user_id(1),
+                        json!({"Name": "Alpine", "Industry": "Retail"}),
+                    ),
+                    row(
+                        &id("001", 2),
+                        &user_id(2),
+                        json!({"Name": "Borealis", "Industry": "Retail"}),
+                    ),
+                ],
+            ),
+            (
+                "Case",
+                vec![
+                    row(
+                        &id("500", 1),
+                        &user_id(1),
+                        json!({"Subject": "Broken zipper", "Status": "New", "ContactId": id("003", 1)}),
+                    ),
+                    row(
+                        &id("500", 2),
+                        &user_id(1),
+                        json!({"Subject": "Late delivery", "Status": "New", "ContactId": id("003", 2)}),
+                    ),
+                ],
+            ),
+        ] {
+            records
+                .import_records(&operator, tenant, object, rows)
+                .await
+                .unwrap();
+        }
+        Self {
+            server,
+            tokens: Mutex::default(),
+        }
+    }
+
+    /// Applies the agent files to `dev`.
+    async fn apply(&self, rep_script: &str, rep_extra: &str, support_script: &str) {
+        let applied = json(
+            self.server
+                .as_role(Role::Builder, Method::POST, "/v1/configs/dev")
+                .json(&files(rep_script, rep_extra, support_script))
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
+        assert_eq!(applied["unchanged"], false, "{applied}");
+    }
+
+    /// A person's access token (logged in once per test).
+    async fn token(&self, email: &str) -> String {
+        if let Some(token) = self.tokens.lock().unwrap().get(email) {
+            return token.clone();
+        }
+        let token =
+            json(self.server.login("default", email, PASSWORD).await, 200).await["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        self.tokens
+            .lock()
+            .unwrap()
+            .insert(email.to_owned(), token.clone());
+        token
+    }
+
+    async fn send(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Response {
+        let request = self.server.request(method, path).bearer_auth(token);
+        match body {
+            Some(body) => request.json(&body),
+            None => request,
+        }
+        .send()
+        .await
+        .unwrap()
+    }
+
+    async fn post(&self, token: &str, path: &str, body: Value) -> Response {
+        self.send(token, Method::POST, path, Some(body)).await
+    }
+
+    async fn get(&self, token: &str, path: &str) -> Response {
+        self.send(token, Method::GET, path, None).await
+    }
+
+    /// Opens a session with `agent` in `dev`.
+    async fn session(&self, token: &str, agent: &str) -> String {
+        let session = json(
+            self.post(token, "/v1/sessions", json!({"agent": agent}))
+                .await,
+            201,
+        )
+        .await;
+        assert_eq!(session["agent"], agent, "{session}");
+        session["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Sends a message and returns the turn's outcome.
+    async fn say(&self, token: &str, session: &str, text: &str) -> Value {
+        json(
+            self.post(
+                token,
+                &format!("/v1/sessions/{session}/messages"),
+                json!({"content": text}),
+            )
+            .await,
+            200,
+        )
+        .await
+    }
+
+    /// The execution of a turn, as an admin reads it.
+    async fn execution(&self, outcome: &Value) -> Value {
+        let path = format!(
+            "/v1/executions/{}",
+            outcome["execution_id"].as_str().unwrap()
+        );
+        json(
+            self.server
+                .as_role(Role::Admin, Method::GET, &path)
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await
+    }
+}
+
+fn kinds(execution: &Value) -> Vec<&str> {
+    execution["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect()
+}
+
+/// The `detail` of every step of `kind`, in order.
+fn details<'a>(execution: &'a Value, kind: &str) -> Vec<&'a Value> {
+    execution["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == kind)
+        .map(|s| &s["detail"])
+        .collect()
+}
+
+fn detail_text(problem: &Value) -> &str {
+    problem["detail"].as_str().unwrap()
+}
+
+#[tokio::test]
+async fn a_turn_calls_a_capability_as_the_rep_and_records_every_step() {
+    let w = World::start().await;
+    w.apply(
+        r#"- tool_calls:
+    - name: list_my_accounts
+      arguments: { industry: Retail }
+  text: Let me look up your Retail accounts.
+- expect:
+    last_tool_result_contains: Alpine
+    last_tool_result_excludes: Borealis
+  text: You have one Retail account, Alpine."#,
+        "",
+        UNUSED,
+    )
+    .await;
+    let ana = w.token(ANA).await;
+    let created = json(
+        w.post(
+            &ana,
+            "/v1/sessions",
+            json!({"agent": "rep_assistant", "environment": "dev"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(created["environment"], "dev");
+    assert_eq!(created["config_version"], 1);
+    assert_eq!(created["principal_kind"], "user");
+    assert_eq!(created["last_turn"], 0);
+    assert_eq!(created["customer_verified"], false);
+    let session = created["id"].as_str().unwrap();
+
+    let question = "Which of my Retail accounts should I call first this week?";
+    let outcome = w.say(&ana, session, question).await;
+    assert_eq!(outcome["status"], "completed", "{outcome}");
+    assert_eq!(outcome["reply"], "You have one Retail account, Alpine.");
+    assert_eq!(outcome["turn"], 1);
+    assert_eq!(outcome["session_id"], session);
+    let input_tokens = outcome["input_tokens"].as_i64().unwrap();
+    let output_tokens = outcome["output_tokens"].as_i64().unwrap();
+    assert!(input_tokens > 0 && output_tokens > 0, "{outcome}");
+
+    let execution = w.execution(&outcome).await;
+    assert_eq!(
+        kinds(&execution),
+        [
+            "status",
+            "user_message",
+            "model_request",
+            "model_response",
+            "tool_call",
+            "policy_decision",
+            "tool_result",
+            "model_request",
+            "model_response",
+            "status"
+        ]
+    );
+    assert_eq!(execution["status"], "completed");
+    assert_eq!(execution["agent"], "rep_assistant");
+    assert_eq!(execution["turn"], 1);
+    assert_eq!(execution["input_tokens"], input_tokens);
+    assert_eq!(execution["output_tokens"], output_tokens);
+    let counted: i64 = execution["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["input_tokens"].as_i64())
+        .sum();
+    assert_eq!(counted, input_tokens, "the steps add up to the turn");
+    let call = details(&execution, "tool_call")[0];
+    assert_eq!(call["capability"], "list_my_accounts");
+    let decision = details(&execution, "policy_decision")[0];
+    assert_eq!(decision["allowed"], true);
+    assert_eq!(decision["action"], "call_capability");
+    let result = details(&execution, "tool_result")[0];
+    assert_eq!(result["ok"], true);
+    assert_eq!(result["records"], 1);
+    assert_eq!(result["record_ids"], json!([id("001", 1)]));
+    // The message is recorded as a digest only; nothing sealed for the runtime leaks out.
+    let said = details(&execution, "user_message")[0];
+    assert_eq!(said["content"]["chars"], question.chars().count());
+    assert_eq!(said["content"]["sha256"].as_str().unwrap().len(), 64);
+    let text = execution.to_string();
+    assert!(!text.contains(question), "{text}");
+    assert!(!text.contains("Retail accounts should"), "{text}");
+    assert!(
+        !text.contains("transcript") && !text.contains("ciphertext"),
+        "{text}"
+    );
+
+    // The session shows the turn; lists filter by principal and agent and page.
+    let read = json(w.get(&ana, &format!("/v1/sessions/{session}")).await, 200).await;
+    assert_eq!(read["last_turn"], 1);
+    assert_eq!(read["turns"][0]["status"], "completed");
+    assert_eq!(read["turns"][0]["execution_id"], outcome["execution_id"]);
+    let second = w.session(&ana, "rep_assistant").await;
+    let page = json(w.get(&ana, "/v1/sessions?mine=true&limit=1").await, 200).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["items"][0]["id"], second.as_str(), "newest first");
+    assert!(page["items"][0].get("turns").is_none(), "{page}");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let rest = json(
+        w.get(
+            &ana,
+            &format!("/v1/sessions?mine=true&limit=1&after={cursor}"),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(rest["items"][0]["id"], session);
+    assert!(rest.get("next_cursor").is_none(), "{rest}");
+    let ben = w.token(BEN).await;
+    let bens = json(w.get(&ben, "/v1/sessions?mine=true").await, 200).await;
+    assert_eq!(bens["items"], json!([]));
+    let everyone = json(w.get(&ben, "/v1/sessions?agent=rep_assistant").await, 200).await;
+    assert_eq!(everyone["items"].as_array().unwrap().len(), 2);
+    let support = json(w.get(&ben, "/v1/sessions?agent=support").await, 200).await;
+    assert_eq!(support["items"], json!([]));
+}
+
+#[tokio::test]
+async fn malformed_and_bound_arguments_go_back_to_the_model_unexecuted() {
+    let w = World::start().await;
+    let ben_id = user_id(2);
+    w.apply(
+        &format!(
+            r#"- tool_calls:
+    - name: list_my_accounts
+      arguments: {{ industry: Mining }}
+- expect:
+    last_tool_result_is_error: true
+  tool_calls:
+    - name: list_my_accounts
+      arguments: {{ industry: Retail, owner: "{ben_id}" }}
+- expect:
+    last_tool_result_is_error: true
+  text: I can only list your own accounts."#
+        ),
+        "",
+        UNUSED,
+    )
+    .await;
+    let ana = w.token(ANA).await;
+    let session = w.session(&ana, "rep_assistant").await;
+    let outcome = w.say(&ana, &session, "List Ben's accounts.").await;
+    assert_eq!(outcome["status"], "completed", "{outcome}");
+    assert_eq!(outcome["reply"], "I can only list your own accounts.");
+
+    let execution = w.execution(&outcome).await;
+    let decisions = details(&execution, "policy_decision");
+    assert_eq!(decisions.len(), 2);
+    for decision in &decisions {
+        assert_eq!(decision["allowed"], false, "{decision}");
+        assert_eq!(decision["stage"], "schema", "{decision}");
+    }
+    assert!(
+        decisions[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("industry"),
+        "{}",
+        decisions[0]
+    );
+    assert!(
+        decisions[1]["reason"].as_str().unwrap().contains("owner"),
+        "the bound parameter is named: {}",
+        decisions[1]
+    );
+    let results = details(&execution, "tool_result");
+    assert_eq!(results.len(), 2);
+    for result in results {
+        assert_eq!(result["ok"], false, "{result}");
+        assert!(result.get("records").is_none(), "nothing ran: {result}");
+    }
+}
+
+#[tokio::test]
+async fn a_peers_record_is_not_found_and_a_confirmed_write_does_not_run() {
+    let w = World::start().await;
+    let (alpine, borealis) = (id("001", 1), id("001", 2));
+    w.apply(
+        &format!(
+            r#"- tool_calls:
+    - name: get_account
+      arguments: {{ account_id: "{borealis}" }}
+- expect:
+    last_tool_result_contains: not found
+  tool_calls:
+    - name: rename_account
+      arguments: {{ account_id: "{alpine}", name: Hijacked }}
+- expect:
+    last_tool_result_contains: human_in_the_loop
+  text: I need your confirmation to rename Alpine."#
+        ),
+        "",
+        UNUSED,
+    )
+    .await;
+    let ana = w.token(ANA).await;
+    let session = w.session(&ana, "rep_assistant").await;
+    let outcome = w
+        .say(&ana, &session, "Show Borealis, then rename Alpine.")
+        .await;
+    assert_eq!(outcome["status"], "completed", "{outcome}");
+
+    let execution = w.execution(&outcome).await;
+    // Both calls pass the contract and Cedar; the record org and the missing person stop them.
+    let decisions = details(&execution, "policy_decision");
+    assert_eq!(
+        decisions
+            .iter()
+            .map(|d| d["allowed"].clone())
+            .collect::<Vec<_>>(),
+        [json!(true), json!(true)]
+    );
+    let results = details(&execution, "tool_result");
+    assert_eq!(results[0]["ok"], false);
+    assert_eq!(results[0]["stage"], "execution");
+    assert!(
+        results[0]["error"].as_str().unwrap().contains("not found"),
+        "{}",
+        results[0]
+    );
+    assert!(!execution.to_string().contains("Borealis"), "{execution}");
+    assert_eq!(results[1]["ok"], false);
+    assert_eq!(results[1]["stage"], "human_in_the_loop");
+    let account = json(
+        w.get(&ana, &format!("/v1/records/Account/{alpine}")).await,
+        200,
+    )
+    .await;
+    assert_eq!(account["fields"]["Name"], "Alpine", "the write did not run");
+}
+
+#[tokio::test]
+async fn a_tenant_policy_forbidding_a_capability_is_decided_per_call() {
+    let w = World::start().await;
+    let alpine = id("001", 1);
+    w.apply(
+        &format!(
+            r#"- tool_calls:
+    - name: get_account
+      arguments: {{ account_id: "{alpine}" }}
+    - name: list_my_accounts
+      arguments: {{ industry: Retail }}
+- expect:
+    last_tool_result_contains: Alpine
+  text: Done."#
+        ),
+        "",
+        UNUSED,
+    )
+    .await;
+    json(
+        w.server
+            .as_role(Role::Admin, Method::POST, "/v1/policies")
+            .json(&json!({
+                "name": "no single-account reads",
+                "cedar": "forbid (principal, action == Heddle::Action::\"call_capability\", resource)\nwhen { resource.name == \"get_account\" };"
+            }))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let ana = w.token(ANA).await;
+    let session = w.session(&ana, "rep_assistant").await;
+    let outcome = w
+        .say(&ana, &session, "Show Alpine and my Retail accounts.")
+        .await;
+    assert_eq!(outcome["status"], "completed", "{outcome}");
+    let execution = w.execution(&outcome).await;
+    let decisions = details(&execution, "policy_decision");
+    assert_eq!(decisions[0]["capability"], "get_account");
+    assert_eq!(decisions[0]["allowed"], false);
+    assert_eq!(decisions[1]["capability"], "list_my_accounts");
+    assert_eq!(decisions[1]["allowed"], true);
+    let results = details(&execution, "tool_result");
+    assert_eq!(results[0]["stage"], "policy");
+    assert_eq!(results[0]["ok"], false);
+    assert_eq!(results[1]["ok"], true);
+    // The denial is in the audit log as such.
+    let denied = json(
+        w.server
+            .as_role(
+                Role::Admin,
+                Method::GET,
+                "/v1/audit/events?action=execution.policy_decision&outcome=denied",
+            )
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(denied["items"].as_array().unwrap().len(), 1, "{denied}");
+}
+
+#[tokio::test]
+async fn a_second_message_while_a_turn_runs_is_409_and_turns_outlast_the_request_timeout() {
+    // Turns are bounded by the agent's own timeout, not `http.request_timeout_secs`.
+    let w = World::start_with(|config| config.http.request_timeout_secs = 1).await;
+    w.apply(
+        "- delay_ms: 2000\n  text: Slow but sure.\n- text: Next answer.",
+        "",
+        UNUSED,
+    )
+    .await;
+    let ana = w.token(ANA).await;
+    let session = w.session(&ana, "rep_assistant").await;
+    let path = format!("/v1/sessions/{session}/messages");
+    let first = tokio::spawn(
+        w.server
+            .request(Method::POST, &path)
+            .bearer_auth(&ana)
+            .json(&json!({"content": "first"}))
+            .send(),
+    );
+    // Wait until the first turn has begun.
+    let mut began = false;
+    for _ in 0..100 {
+        let read = json(w.get(&ana, &format!("/v1/sessions/{session}")).await, 200).await;
+        if read["last_turn"] == 1 {
+            assert_eq!(read["turns"][0]["status"], "running", "{read}");
+            began = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(began, "the first turn never began");
+    let problem =
+        expect_problem(w.post(&ana, &path, json!({"content": "second"})).await, 409).await;
+    assert_eq!(problem["type"], "urn:heddle:problem:turn-running");
+    assert!(
+        detail_text(&problem).contains("wait for its answer"),
+        "{problem}"
+    );
+
+    let first = json(first.await.unwrap().unwrap(), 200).await;
+    assert_eq!(first["status"], "completed", "{first}");
+    assert_eq!(first["reply"], "Slow but sure.");
+    let next = w.say(&ana, &session, "third").await;
+    assert_eq!(
+        (next["turn"].clone(), next["reply"].clone()),
+        (json!(2), json!("Next answer."))
+    );
+}
+
+#[tokio::test]
+async fn max_steps_halts_a_turn_that_never_answers() {
+    let w = World::start().await;
+    let call =
+        "- tool_calls:\n    - name: list_my_accounts\n      arguments: { industry: Retail }\n";
+    w.apply(&call.repeat(3), "  limits: { max_steps: 2 }\n", UNUSED)
+        .await;
+    let ana = w.token(ANA).await;
+    let session = w.session(&ana, "rep_assistant").await;
+    let outcome = w.say(&ana, &session, "Keep looking.").await;
+    assert_eq!(outcome["status"], "halted", "{outcome}");
+    assert_eq!(outcome["reply"], Value::Null);
+    assert!(
+        outcome["reason"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 2 model calls"),
+        "{outcome}"
+    );
+    let execution = w.execution(&outcome).await;
+    assert_eq!(
+        kinds(&execution)
+            .iter()
+            .filter(|k| **k == "model_request")
+            .count(),
+        2
+    );
+    assert_eq!(execution["status"], "halted");
+    assert_eq!(
+        details(&execution, "status").last().unwrap()["status"],
+        "halted"
+    );
+}
+
+#[tokio::test]
+async fn a_per_turn_token_budget_halts_the_turn_with_its_numbers() {
+    let w = World::start().await;
+    w.apply(
+        "- usage: { input_tokens: 80, output_tokens: 30 }\n  tool_calls:\n    - name: list_my_accounts\n      arguments: { industry: Retail }\n- text: never played",
+        "  budgets:\n    per_turn: { tokens: 100 }\n",
+        UNUSED,
+    )
+    .await;
+    let ana = w.token(ANA).await;
+    let session = w.session(&ana, "rep_assistant").await;
+    let outcome = w.say(&ana, &session, "My accounts?").await;
+    assert_eq!(outcome["status"], "halted", "{outcome}");
+    let reason = outcome["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("per-turn token budget (100) is used up (110 tokens spent)"),
+        "{reason}"
+    );
+    assert_eq!(
+        (
+            outcome["input_tokens"].clone(),
+            outcome["output_tokens"].clone()
+        ),
+        (json!(80), json!(30))
+    );
+    let execution = w.execution(&outcome).await;
+    let steps = kinds(&execution);
+    assert!(steps.contains(&"budget_exceeded"), "{steps:?}");
+    assert_eq!(steps.iter().filter(|k| **k == "model_request").count(), 1);
+    let result = details(&execution, "tool_result")[0];
+    assert_eq!(
+        (result["ok"].clone(), result["stage"].clone()),
+        (json!(false), json!("budget"))
+    );
+}
+
+#[tokio::test]
+async fn only_the_sessions_principal_talks_in_it_but_viewers_read_executions() {
+    let w = World::start().await;
+    w.apply("- text: Hello Ana.", "", UNUSED).await;
+    let ana = w.token(ANA).await;
+    let ben = w.token(BEN).await;
+    let session = w.session(&ana, "rep_assistant").await;
+    let outcome = w.say(&ana, &session, "Hi").await;
+
+    let problem = expect_problem(
+        w.post(
+            &ben,
+            &format!("/v1/sessions/{session}/messages"),
+            json!({"content": "Hi"}),
+        )
+        .await,
+        404,
+    )
+    .await;
+    assert!(detail_text(&problem).contains(&session), "{problem}");
+    expect_problem(
+        w.post(
+            &ben,
+            &format!("/v1/sessions/{session}/verification"),
+            json!({"email": IVY}),
+        )
+        .await,
+        404,
+    )
+    .await;
+    let execution_path = format!(
+        "/v1/executions/{}",
+        outcome["execution_id"].as_str().unwrap()
+    );
+    let read = json(w.get(&ben, &execution_path).await, 200).await;
+    assert_eq!(read["session_id"], session.as_str());
+    assert_eq!(
+        kinds(&read),
+        [
+            "status",
+            "user_message",
+            "model_request",
+            "model_response",
+            "status"
+        ]
+    );
+    // Viewers see executions but may not run agents.
+    let viewer = json(
+        w.server
+            .as_role(Role::Viewer, Method::GET, &execution_path)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(viewer["id"], outcome["execution_id"]);
+    let problem = expect_problem(
+        w.server
+            .as_role(Role::Viewer, Method::POST, "/v1/sessions")
+            .json(&json!({"agent": "rep_assistant"}))
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+    assert!(detail_text(&problem).contains("execute_agent"), "{problem}");
+    // Unauthenticated: 401.
+    expect_problem(
+        w.server
+            .request(Method::GET, &execution_path)
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+}
+
+/// The code in the last mail the server sent.
+fn last_code(server: &TestServer) -> String {
+    let mail = server.mailer.sent().pop().expect("a mail was sent");
+    let (_, rest) = mail.text_body.split_once("code is ").unwrap();
+    let code: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    assert_eq!(code.len(), 6, "{}", mail.text_body);
+    code
+}
+
+/// A six-digit code that is not `code`.
+fn wrong(code: &str) -> String {
+    let first = code.as_bytes()[0];
+    let other = if first == b'9' {
+        '0'
+    } else {
+        char::from(first + 1)
+    };
+    format!("{other}{}", &code[1..])
+}
+
+#[tokio::test]
+async fn a_service_agent_verifies_its_customer_before_private_capabilities_run() {
+    let w = World::start_with(|config| config.runtime.verification_max_attempts = 2).await;
+    let list_cases = "- tool_calls:\n    - name: list_my_cases\n      arguments: { status: New }\n";
+    w.apply(
+        UNUSED,
+        "",
+        &format!(
+            "{list_cases}- expect:\n    last_tool_result_is_error: true\n  text: Please verify your email first.\n\
+             {list_cases}- expect:\n    last_tool_result_contains: Broken zipper\n    last_tool_result_excludes: Late delivery\n  text: You have one new case."
+        ),
+    )
+    .await;
+    // The service channel is an application: an API key that may run agents.
+    let channel = w.server.key(Role::Operator).to_owned();
+    let session = w.session(&channel, "support").await;
+    let base = format!("/v1/sessions/{session}");
+
+    let before = w.say(&channel, &session, "What are my open cases?").await;
+    assert_eq!(
+        before["reply"], "Please verify your email first.",
+        "{before}"
+    );
+    let execution = w.execution(&before).await;
+    let decision = details(&execution, "policy_decision")[0];
+    assert_eq!(
+        (decision["allowed"].clone(), decision["stage"].clone()),
+        (json!(false), json!("verification"))
+    );
+
+    // An address that is no customer gets the same answer, and no mail.
+    let other = w.session(&channel, "support").await;
+    let unknown = json(
+        w.post(
+            &channel,
+            &format!("/v1/sessions/{other}/verification"),
+            json!({"email": "nobody@elsewhere.test"}),
+        )
+        .await,
+        202,
+    )
+    .await;
+    assert_eq!(unknown["status"], "code_sent");
+    assert!(w.server.mailer.sent().is_empty());
+
+    let started = json(
+        w.post(
+            &channel,
+            &format!("{base}/verification"),
+            json!({"email": IVY}),
+        )
+        .await,
+        202,
+    )
+    .await;
+    assert_eq!(started["status"], "code_sent");
+    assert_eq!(started["sent_to"], "i***@customer.test");
+    assert!(started["expires_at"].is_string());
+    let sent = w.server.mailer.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, IVY);
+    let code = last_code(&w.server);
+
+    let confirm = format!("{base}/verification/confirm");
+    let problem = expect_problem(
+        w.post(&channel, &confirm, json!({"code": wrong(&code)}))
+            .await,
+        422,
+    )
+    .await;
+    assert!(
+        detail_text(&problem).contains("1 attempt(s) left"),
+        "{problem}"
+    );
+    assert_eq!(problem["errors"][0]["pointer"], "/code");
+    let problem = expect_problem(
+        w.post(&channel, &confirm, json!({"code": wrong(&code)}))
+            .await,
+        422,
+    )
+    .await;
+    assert!(
+        detail_text(&problem).contains("no attempts are left"),
+        "{problem}"
+    );
+    // Even the right code is refused now: the challenge is void.
+    let problem =
+        expect_problem(w.post(&channel, &confirm, json!({"code": code})).await, 429).await;
+    assert_eq!(problem["type"], "urn:heddle:problem:too-many-attempts");
+    assert!(
+        detail_text(&problem).contains("request a new code"),
+        "{problem}"
+    );
+
+    json(
+        w.post(
+            &channel,
+            &format!("{base}/verification"),
+            json!({"email": IVY}),
+        )
+        .await,
+        202,
+    )
+    .await;
+    assert_eq!(w.server.mailer.sent().len(), 2);
+    let code = last_code(&w.server);
+    let verified = json(w.post(&channel, &confirm, json!({"code": code})).await, 200).await;
+    assert_eq!(verified, json!({"verified": true}));
+    let read = json(w.get(&channel, &base).await, 200).await;
+    assert_eq!(read["customer_verified"], true);
+    let problem = expect_problem(
+        w.post(
+            &channel,
+            &format!("{base}/verification"),
+            json!({"email": IVY}),
+        )
+        .await,
+        409,
+    )
+    .await;
+    assert!(
+        detail_text(&problem).contains("already verified"),
+        "{problem}"
+    );
+
+    let after = w.say(&channel, &session, "And now?").await;
+    assert_eq!(after["reply"], "You have one new case.", "{after}");
+    let execution = w.execution(&after).await;
+    let result = details(&execution, "tool_result")[0];
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(result["record_ids"], json!([id("500", 1)]));
+}
+
+#[tokio::test]
+async fn verification_belongs_to_service_sessions() {
+    let w = World::start().await;
+    w.apply(UNUSED, "", UNUSED).await;
+    let ana = w.token(ANA).await;
+    let session = w.session(&ana, "rep_assistant").await;
+    let problem = expect_problem(
+        w.post(
+            &ana,
+            &format!("/v1/sessions/{session}/verification"),
+            json!({"email": IVY}),
+        )
+        .await,
+        409,
+    )
+    .await;
+    assert!(
+        detail_text(&problem).contains("service-agent sessions only"),
+        "{problem}"
+    );
+    let problem = expect_problem(
+        w.post(
+            &ana,
+            &format!("/v1/sessions/{session}/verification/confirm"),
+            json!({"code": "12345"}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/code", "{problem}");
+    let problem = expect_problem(
+        w.post(
+            &ana,
+            &format!("/v1/sessions/{session}/verification"),
+            json!({"email": "not an address"}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert!(
+        !detail_text(&problem).contains("not an address"),
+        "{problem}"
+    );
+    assert!(w.server.mailer.sent().is_empty());
+}
+
+#[tokio::test]
+async fn an_api_key_cannot_run_an_employee_agent() {
+    // An employee agent acts as the person asking; an application key is nobody in the
+    // record org, so the session is refused before it exists, saying what to do instead.
+    let w = World::start().await;
+    w.apply(UNUSED, "", UNUSED).await;
+    let key = w.server.key(Role::Operator).to_owned();
+    let response = w
+        .post(&key, "/v1/sessions", json!({"agent": "rep_assistant"}))
+        .await;
+    let problem = expect_problem(response, 409).await;
+    assert!(
+        detail_text(&problem).contains("employee agent"),
+        "{problem}"
+    );
+    let listed = json(w.get(&key, "/v1/sessions?mine=true").await, 200).await;
+    assert_eq!(listed["items"], json!([]), "no session was opened");
+    // The same key may open a service-agent session: that is what channels are for.
+    let session = w.session(&key, "support").await;
+    let listed = json(w.get(&key, "/v1/sessions?mine=true").await, 200).await;
+    assert_eq!(listed["items"][0]["id"], session.as_str());
+    assert_eq!(listed["items"][0]["principal_kind"], "api_key");
+}
+
+#[tokio::test]
+async fn bad_requests_get_problem_documents_that_do_not_quote_messages() {
+    let w = World::start().await;
+    let ana = w.token(ANA).await;
+    // Nothing applied yet.
+    let problem = expect_problem(
+        w.post(&ana, "/v1/sessions", json!({"agent": "rep_assistant"}))
+            .await,
+        409,
+    )
+    .await;
+    assert!(detail_text(&problem).contains("heddle apply"), "{problem}");
+    w.apply("- text: Fine.", "", UNUSED).await;
+
+    let problem = expect_problem(
+        w.post(
+            &ana,
+            "/v1/sessions",
+            json!({"agent": "rep_assistant", "colour": "red"}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert!(detail_text(&problem).contains("colour"), "{problem}");
+    let problem = expect_problem(
+        w.post(&ana, "/v1/sessions", json!({"agent": "nobody"}))
+            .await,
+        422,
+    )
+    .await;
+    let detail = detail_text(&problem);
+    assert!(detail.contains("`nobody`"), "{problem}");
+    assert!(
+        detail.contains("rep_assistant") && detail.contains("support"),
+        "{problem}"
+    );
+    assert_eq!(problem["errors"][0]["pointer"], "/agent");
+    expect_problem(
+        w.post(
+            &ana,
+            "/v1/sessions",
+            json!({"agent": "rep_assistant", "environment": "qa"}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    let problem = expect_problem(
+        w.post(
+            &ana,
+            "/v1/sessions",
+            json!({"agent": "rep_assistant", "record_id": "001x"}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/record_id", "{problem}");
+    let problem = expect_problem(
+        w.post(
+            &ana,
+            "/v1/sessions",
+            json!({"agent": "rep_assistant", "environment": "prod"}),
+        )
+        .await,
+        409,
+    )
+    .await;
+    assert!(detail_text(&problem).contains("prod"), "{problem}");
+
+    let session = w.session(&ana, "rep_assistant").await;
+    let messages = format!("/v1/sessions/{session}/messages");
+    let secret = "my card number is 4111 1111 1111 1111";
+    for body in [
+        json!({"content": secret, "role": secret}),
+        json!({"text": secret}),
+        json!({"content": [secret]}),
+    ] {
+        let problem = expect_problem(w.post(&ana, &messages, body).await, 422).await;
+        assert_eq!(problem["type"], "urn:heddle:problem:invalid-body");
+        assert!(!problem.to_string().contains("4111"), "{problem}");
+    }
+    let problem =
+        expect_problem(w.post(&ana, &messages, json!({"content": "  "})).await, 422).await;
+    assert_eq!(problem["errors"][0]["pointer"], "/content");
+    let malformed = w
+        .server
+        .request(Method::POST, &messages)
+        .bearer_auth(&ana)
+        .header("content-type", "application/json")
+        .body(format!("{{\"content\": \"{secret}"))
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(malformed, 400).await;
+    assert!(!problem.to_string().contains("4111"), "{problem}");
+    assert_eq!(
+        w.get(&ana, &format!("/v1/sessions/{session}"))
+            .await
+            .status(),
+        200
+    );
+
+    // Ids that are not UUIDs, and UUIDs of nothing.
+    for path in [
+        "/v1/sessions/not-a-session".to_owned(),
+        "/v1/executions/42".to_owned(),
+        format!("/v1/sessions/{}", uuid::Uuid::now_v7()),
+        format!("/v1/executions/{}", uuid::Uuid::now_v7()),
+    ] {
+        expect_problem(w.get(&ana, &path).await, 404).await;
+    }
+    let problem = expect_problem(
+        w.post(
+            &ana,
+            "/v1/sessions/not-a-session/messages",
+            json!({"content": "hi"}),
+        )
+        .await,
+        404,
+    )
+    .await;
+    assert_eq!(problem["type"], "urn:heddle:problem:not-found");
+    expect_problem(
+        w.post(
+            &ana,
+            &format!("/v1/sessions/{}/messages", uuid::Uuid::now_v7()),
+            json!({"content": "hi"}),
+        )
+        .await,
+        404,
+    )
+    .await;
+
+    // List queries.
+    for query in ["limit=0", "after=yesterday", "mine=maybe", "owner=ben"] {
+        let problem =
+            expect_problem(w.get(&ana, &format!("/v1/sessions?{query}")).await, 400).await;
+        assert_eq!(
+            problem["type"], "urn:heddle:problem:invalid-query",
+            "{query}: {problem}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_session_routes() {
+    let server = TestServer::start().await;
+    let doc = json(
+        server
+            .request(Method::GET, "/openapi.json")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let paths = &doc["paths"];
+    for (path, method) in [
+        ("/v1/sessions", "post"),
+        ("/v1/sessions", "get"),
+        ("/v1/sessions/{id}", "get"),
+        ("/v1/sessions/{id}/messages", "post"),
+        ("/v1/sessions/{id}/verification", "post"),
+        ("/v1/sessions/{id}/verification/confirm", "post"),
+        ("/v1/executions/{id}", "get"),
+    ] {
+        assert_eq!(
+            paths[path][method]["tags"][0], "sessions",
+            "{method} {path}"
+        );
+    }
+    assert!(doc["components"]["schemas"]["MessageRequest"].is_object());
+}
+
+#[tokio::test]
+async fn a_missing_smtp_password_stops_the_server_from_starting() {
+    let server = TestServer::start().await;
+    let config = Config {
+        mail: heddle_mail::MailConfig::Smtp {
+            host: "127.0.0.1".to_owned(),
+            port: Some(2525),
+            tls: heddle_mail::SmtpTls::None,
+            username: Some("heddle".to_owned()),
+            password_env: Some("HEDDLE_TEST_SMTP_PASSWORD_THAT_IS_NOT_SET".to_owned()),
+            from: "no-reply@heddle.test".to_owned(),
+            timeout_secs: 5,
+        },
+        ..Config::default()
+    };
+    let error = heddle_server::build_state(server.identity.clone(), config, None)
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("HEDDLE_TEST_SMTP_PASSWORD_THAT_IS_NOT_SET"),
+        "{message}"
+    );
+    assert!(matches!(error, heddle_server::StartupError::Mail(_)));
+}
+
+#[tokio::test]
+async fn sealed_content_lets_auditors_open_what_was_said() {
+    let w = World::start_with(|config| {
+        config.runtime.content = heddle_server::config::ContentSetting::Sealed;
+    })
+    .await;
+    w.apply("- text: Noted.", "", UNUSED).await;
+    let ana = w.token(ANA).await;
+    let session = w.session(&ana, "rep_assistant").await;
+    let said = "Remind me to call Alpine on Friday.";
+    let outcome = w.say(&ana, &session, said).await;
+    let execution = w.execution(&outcome).await;
+    let content = &details(&execution, "user_message")[0]["content"];
+    assert_eq!(content["sealed"]["scope"], "tenant", "{content}");
+    assert!(!execution.to_string().contains(said), "{execution}");
+    let tenant = w
+        .server
+        .identity
+        .tenant_by_slug("default")
+        .await
+        .unwrap()
+        .id;
+    let opened = heddle_audit_log::open_content(w.server.identity.vault(), tenant, content)
+        .await
+        .unwrap();
+    assert_eq!(opened.as_deref(), Some(said));
+    let reply = &details(&execution, "model_response")[0]["text"];
+    let opened = heddle_audit_log::open_content(w.server.identity.vault(), tenant, reply)
+        .await
+        .unwrap();
+    assert_eq!(opened.as_deref(), Some("Noted."));
+}
