@@ -263,13 +263,17 @@ fn looks_like_record_id(name: &str) -> bool {
 
 /// A pattern beginning with a literal key prefix (`^006…`) pins ids to one object.
 fn pins_key_prefix(schema: &JsonValue) -> bool {
+    pinned_key_prefix(schema).is_some()
+}
+
+/// The three characters a `^abc…` pattern pins record ids to.
+fn pinned_key_prefix(schema: &JsonValue) -> Option<&str> {
     let node = schema.get("items").unwrap_or(schema);
     node.get("pattern")
         .and_then(JsonValue::as_str)
         .and_then(|p| p.strip_prefix('^'))
-        .is_some_and(|rest| {
-            rest.len() >= 3 && rest.bytes().take(3).all(|b| b.is_ascii_alphanumeric())
-        })
+        .and_then(|rest| rest.get(..3))
+        .filter(|head| head.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 fn lint_capability(l: &mut Linter<'_>, file: &str, cap: &Capability) {
@@ -282,9 +286,14 @@ fn lint_capability(l: &mut Linter<'_>, file: &str, cap: &Capability) {
     }
     let visible = model_schema(s);
     // The key prefix to suggest in messages: the backend's object's, when it is a built-in one.
-    let prefix = backend_object(cap)
+    let object = backend_object(cap);
+    let builtin_prefix = object
+        .as_deref()
         .and_then(|o| builtin_objects().into_iter().find(|d| d.api_name == o))
-        .map_or_else(|| "<key prefix>".to_owned(), |d| d.key_prefix);
+        .map(|d| d.key_prefix);
+    let prefix = builtin_prefix
+        .clone()
+        .unwrap_or_else(|| "<key prefix>".to_owned());
 
     // generic-model-input and unbounded-string, over what the model sees.
     for (path, name, prop) in walk_properties(&visible) {
@@ -305,6 +314,15 @@ fn lint_capability(l: &mut Linter<'_>, file: &str, cap: &Capability) {
             {
                 l.push(GENERIC_MODEL_INPUT, file, &here, format!(
                     "`{name}` takes a generic record id from the model; bind it (`bound_inputs: {{ {name}: session_record_id }}`) or pin it to one object with a key-prefix pattern such as `pattern: \"^{prefix}[A-Za-z0-9]{{12}}([A-Za-z0-9]{{3}})?$\"`"
+                ));
+            } else if used_as(Role::RecordId)
+                && let Some(expected) = &builtin_prefix
+                && let Some(pinned) = pinned_key_prefix(prop)
+                && pinned != expected
+            {
+                l.push(GENERIC_MODEL_INPUT, file, &here, format!(
+                    "`{name}` is pinned to key prefix `{pinned}`, but the backend reads `{}` records, whose ids start with `{expected}`; pin `^{expected}`",
+                    object.as_deref().unwrap_or_default()
                 ));
             }
         }

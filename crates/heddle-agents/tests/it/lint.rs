@@ -80,6 +80,21 @@ fn generic_record_id_from_the_model() {
     );
     let text = cap("get_case", EMP_READ, "none", &pinned, "", backend);
     assert!(findings(&with("ok.yaml", &text), lint::GENERIC_MODEL_INPUT).is_empty());
+    // Pinned to the wrong object's prefix: an Account id pattern on a Case read.
+    let wrong = pinned.replace("^500[", "^001[");
+    let text = cap("get_case", EMP_READ, "none", &wrong, "", backend);
+    let found = fires(
+        &with("wrong.yaml", &text),
+        lint::GENERIC_MODEL_INPUT,
+        "wrong.yaml",
+        13,
+        "pinned to key prefix `001`",
+    );
+    assert!(
+        found[0].message.contains("pin `^500`"),
+        "{}",
+        found[0].message
+    );
     let bound_schema = "    type: object\n    additionalProperties: false\n    properties: {}\n";
     let text = cap(
         "get_case",

@@ -258,6 +258,48 @@ impl World {
             .unwrap();
     }
 
+    /// Stores agent files as the next `dev` version without the contract lint, as a version
+    /// applied by an older Heddle (or through the database) would be: what the runtime must
+    /// still hold against.
+    pub async fn store_unlinted(&self, files: &[(&str, String)]) {
+        let set = heddle_agents::load_dir(files).unwrap();
+        let latest = self
+            .identity
+            .store()
+            .get_config_snapshot(self.tenant, Environment::Dev, None)
+            .await
+            .unwrap();
+        let caller = Caller::local_operator();
+        let event = heddle_types::AuditEvent {
+            tenant_id: self.tenant,
+            environment: Some("dev".to_owned()),
+            actor: caller.audit_actor(),
+            action: "config.apply".to_owned(),
+            target: None,
+            outcome: heddle_types::AuditOutcome::Success,
+            request: RequestContext::default(),
+            duration_ms: None,
+            occurred_at: self.identity.now(),
+            details: serde_json::Map::new(),
+        };
+        self.identity
+            .store()
+            .put_config_snapshot(
+                heddle_store::NewConfigSnapshot {
+                    tenant_id: self.tenant,
+                    environment: Environment::Dev,
+                    content_hash: set.content_hash().trim_start_matches("sha256:").to_owned(),
+                    documents: serde_json::from_slice(&set.canonical_json()).unwrap(),
+                    applied_by: None,
+                    created_at: self.identity.now(),
+                },
+                latest.map(|l| l.version),
+                heddle_audit_log::prepare_event(&event),
+            )
+            .await
+            .unwrap();
+    }
+
     pub async fn session(&self, caller: &Caller, agent: &str) -> SessionView {
         self.runtime
             .create_session(

@@ -442,8 +442,9 @@ async fn a_record_id_of_another_object_is_refused_before_any_lookup() {
         ),
         "",
     );
-    // A pattern that pins the wrong key prefix passes its schema; the runtime still checks
-    // the id against the object it is read from.
+    // A pattern that pins the wrong key prefix passes its schema (the contract lint refuses
+    // it today; a version stored before it did, or a custom object's, is still checked): the
+    // runtime checks the id against the object it is read from.
     all[1].1 = all[1].1.replace(
         "[list_my_accounts, get_account, rename_account]",
         "[list_my_accounts, get_account_by_case_id]",
@@ -467,7 +468,7 @@ spec:
 "
         .to_owned(),
     ));
-    world.apply(&all).await;
+    world.store_unlinted(&all).await;
     let ana = world.person(ANA).await;
     let session = world.session(&ana, "rep_assistant").await;
     let outcome = world.say(&ana, session.id, "Show it").await;
