@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use heddle_providers::Message;
 use heddle_store::{SharedStore, Step, TurnStatus};
 use heddle_types::{SessionId, TenantId};
-use heddle_vault::{Sealed, Vault};
+use heddle_vault::{ScopeKeys, Sealed, Vault};
 use serde_json::{Value as JsonValue, json};
 
 use crate::{RuntimeError, RuntimeResult};
@@ -23,21 +23,23 @@ pub(crate) fn session_scope(session_id: SessionId) -> String {
     format!("session:{session_id}")
 }
 
+/// The session's own data keys, unwrapped once for the length of a turn.
+pub(crate) fn session_keys(vault: &Vault, tenant_id: TenantId, session_id: SessionId) -> ScopeKeys {
+    vault.scope_keys(tenant_id, &session_scope(session_id))
+}
+
 /// Seals one message for a step's payload. The entry id is the context, so a ciphertext
 /// copied into another step or session does not open.
 pub(crate) async fn seal_message(
-    vault: &Vault,
-    tenant_id: TenantId,
+    keys: &ScopeKeys,
     session_id: SessionId,
     message: &Message,
 ) -> RuntimeResult<JsonValue> {
     let entry = uuid::Uuid::now_v7().to_string();
     let plaintext = serde_json::to_vec(message)
         .map_err(|err| RuntimeError::Unavailable(format!("cannot encode a message: {err}")))?;
-    let sealed = vault
+    let sealed = keys
         .seal(
-            tenant_id,
-            &session_scope(session_id),
             TRANSCRIPT_PURPOSE,
             &format!("{session_id}/{entry}"),
             &plaintext,
@@ -51,8 +53,7 @@ pub(crate) async fn seal_message(
 }
 
 async fn open_message(
-    vault: &Vault,
-    tenant_id: TenantId,
+    keys: &ScopeKeys,
     session_id: SessionId,
     entry: &JsonValue,
 ) -> RuntimeResult<Message> {
@@ -66,10 +67,8 @@ async fn open_message(
         .as_str()
         .and_then(|text| heddle_crypto::base64_decode(text).ok())
         .ok_or_else(corrupt)?;
-    let plaintext = vault
+    let plaintext = keys
         .open(
-            tenant_id,
-            &session_scope(session_id),
             TRANSCRIPT_PURPOSE,
             &format!("{session_id}/{id}"),
             &Sealed {
@@ -82,15 +81,24 @@ async fn open_message(
         .map_err(|_| corrupt())
 }
 
-/// What earlier turns contribute: the applied messages of completed turns, in order. A turn
-/// that failed, halted or was abandoned leaves nothing behind for the model.
-pub(crate) async fn earlier_messages(
+/// What a turn needs from the session's record, read once: the earlier conversation and
+/// where a scripted model continues.
+pub(crate) struct History {
+    pub(crate) messages: Vec<Message>,
+    /// Model calls the session has started, over all its turns. Requests count, not
+    /// responses: a call still in flight in an abandoned turn has used its place in a script.
+    pub(crate) model_calls: usize,
+}
+
+/// The applied messages of completed turns before `current_turn`, in order. A turn that
+/// failed, halted or was abandoned leaves nothing behind for the model.
+pub(crate) async fn read_history(
     store: &SharedStore,
-    vault: &Vault,
+    keys: &ScopeKeys,
     tenant_id: TenantId,
     session_id: SessionId,
     current_turn: i64,
-) -> RuntimeResult<Vec<Message>> {
+) -> RuntimeResult<History> {
     let completed: BTreeSet<i64> = store
         .list_turns(tenant_id, session_id)
         .await?
@@ -98,26 +106,24 @@ pub(crate) async fn earlier_messages(
         .filter(|t| t.turn < current_turn && t.status == TurnStatus::Completed)
         .map(|t| t.turn)
         .collect();
-    if completed.is_empty() {
-        return Ok(Vec::new());
-    }
     let steps = store.list_steps(tenant_id, session_id, None).await?;
+    let model_calls = model_calls(&steps);
     let mut messages = Vec::new();
     for step in steps
         .iter()
         .filter(|s| s.applied && completed.contains(&s.turn))
     {
         if let Some(entry) = step.payload.get(TRANSCRIPT_KEY) {
-            messages.push(open_message(vault, tenant_id, session_id, entry).await?);
+            messages.push(open_message(keys, session_id, entry).await?);
         }
     }
-    Ok(answer_every_tool_call(messages))
+    Ok(History {
+        messages: answer_every_tool_call(messages),
+        model_calls,
+    })
 }
 
-/// Model calls a session has started, over all its turns: where a scripted model continues.
-/// Requests count, not responses: a call still in flight in an abandoned turn has consumed
-/// its place in the script.
-pub(crate) fn model_calls(steps: &[Step]) -> usize {
+fn model_calls(steps: &[Step]) -> usize {
     steps.iter().filter(|s| s.kind == "model_request").count()
 }
 

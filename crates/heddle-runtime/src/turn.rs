@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use crate::budget::{self, Spending, usd_to_micros};
-use crate::conversation::{TRANSCRIPT_KEY, earlier_messages, model_calls, seal_message};
+use crate::conversation::{TRANSCRIPT_KEY, read_history, seal_message, session_keys};
 use crate::events::{Subject, change, details, event};
 use crate::providers::provider_for;
 use crate::tools::{Refusal, check_contract, execute, record_error_message};
@@ -147,6 +147,7 @@ impl Runtime {
             execution_id,
             spent: Spending::default(),
             actor: None,
+            keys: session_keys(self.identity().vault(), tenant_id, session_id),
         };
         let abandoned_turn = began.abandoned.map(|t| t.turn);
         // Its own task: a caller that disconnects does not cut the turn (and its record) short.
@@ -170,6 +171,8 @@ struct TurnRun {
     spent: Spending,
     /// Resolved at the first tool call that needs it.
     actor: Option<RecordActor>,
+    /// The session's data keys, unwrapped once for this turn.
+    keys: heddle_vault::ScopeKeys,
 }
 
 /// One step before it is stored.
@@ -231,28 +234,29 @@ impl TurnRun {
 
         let store = self.runtime.store().clone();
         let tenant_id = self.tenant_id();
-        let mut messages = earlier_messages(
-            &store,
-            self.runtime.identity().vault(),
-            tenant_id,
-            self.session.id,
-            self.turn,
-        )
-        .await?;
+        let history =
+            read_history(&store, &self.keys, tenant_id, self.session.id, self.turn).await?;
+        let mut messages = history.messages;
         messages.push(user);
-        self.spent.session = store
-            .usage_totals(tenant_id, UsageScope::Session(self.session.id))
-            .await?;
-        self.spent.day = store
-            .usage_totals(
-                tenant_id,
-                UsageScope::Agent {
-                    environment: self.session.environment,
-                    agent: self.session.agent.clone(),
-                    since: start_of_day(self.runtime.identity().now()),
-                },
-            )
-            .await?;
+        // Spending is summed only for the windows the agent caps.
+        let budgets = &self.agent.spec.budgets;
+        if is_capped(&budgets.per_session) {
+            self.spent.session = store
+                .usage_totals(tenant_id, UsageScope::Session(self.session.id))
+                .await?;
+        }
+        if is_capped(&budgets.per_day) {
+            self.spent.day = store
+                .usage_totals(
+                    tenant_id,
+                    UsageScope::Agent {
+                        environment: self.session.environment,
+                        agent: self.session.agent.clone(),
+                        since: start_of_day(self.runtime.identity().now()),
+                    },
+                )
+                .await?;
+        }
 
         let binding = self
             .set
@@ -265,7 +269,7 @@ impl TurnRun {
             })?
             .spec
             .clone();
-        let played = model_calls(&store.list_steps(tenant_id, self.session.id, None).await?);
+        let played = history.model_calls;
         let provider = match provider_for(
             self.runtime.identity(),
             &self.runtime.settings().providers,
@@ -806,13 +810,7 @@ impl TurnRun {
     }
 
     async fn seal(&self, message: &Message) -> RuntimeResult<Value> {
-        seal_message(
-            self.runtime.identity().vault(),
-            self.tenant_id(),
-            self.session.id,
-            message,
-        )
-        .await
+        seal_message(&self.keys, self.session.id, message).await
     }
 
     /// Stores a step with its audit event (which carries everything but the sealed entry).
@@ -878,6 +876,10 @@ fn serde_label<T: Serialize>(value: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+fn is_capped(budget: &heddle_agents::config::Budget) -> bool {
+    budget.tokens.is_some() || budget.cost_usd.is_some()
 }
 
 fn start_of_day(now: OffsetDateTime) -> OffsetDateTime {

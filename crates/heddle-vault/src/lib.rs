@@ -133,6 +133,20 @@ impl Vault {
             .map_err(|_| VaultError::Unsealable)
     }
 
+    /// A handle on one scope's data keys for a short unit of work (one agent turn): each key
+    /// version is looked up and unwrapped once, however many payloads are sealed or opened.
+    /// Keep it no longer than that work — a scope shredded meanwhile stays usable through
+    /// this handle until it is dropped.
+    pub fn scope_keys(&self, tenant_id: TenantId, scope: &str) -> ScopeKeys {
+        ScopeKeys {
+            vault: self.clone(),
+            tenant_id,
+            scope: scope.to_owned(),
+            keys: std::sync::Mutex::new(std::collections::HashMap::new()),
+            current: std::sync::Mutex::new(None),
+        }
+    }
+
     /// Crypto-shredding: destroys every version of a scope's data key.
     pub async fn destroy_scope(
         &self,
@@ -249,4 +263,103 @@ fn payload_aad(
     context: &str,
 ) -> Vec<u8> {
     format!("heddle-sealed/v1\n{tenant_id}\n{scope}\n{version}\n{purpose}\n{context}").into_bytes()
+}
+
+/// See [`Vault::scope_keys`].
+pub struct ScopeKeys {
+    vault: Vault,
+    tenant_id: TenantId,
+    scope: String,
+    keys: std::sync::Mutex<std::collections::HashMap<u32, Arc<DataKey>>>,
+    /// The version new payloads are sealed under, once known.
+    current: std::sync::Mutex<Option<u32>>,
+}
+
+impl std::fmt::Debug for ScopeKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopeKeys")
+            .field("tenant_id", &self.tenant_id)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScopeKeys {
+    fn cached(&self, version: u32) -> Option<Arc<DataKey>> {
+        self.keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&version)
+            .cloned()
+    }
+
+    fn remember(&self, version: u32, key: DataKey) -> Arc<DataKey> {
+        let key = Arc::new(key);
+        self.keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(version, Arc::clone(&key));
+        key
+    }
+
+    /// [`Vault::seal`] under this scope.
+    pub async fn seal(
+        &self,
+        purpose: &str,
+        context: &str,
+        plaintext: &[u8],
+    ) -> Result<Sealed, VaultError> {
+        let known = *self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (version, key) = match known.and_then(|v| self.cached(v).map(|k| (v, k))) {
+            Some(found) => found,
+            None => {
+                let (version, key) = self
+                    .vault
+                    .current_data_key(self.tenant_id, &self.scope)
+                    .await?;
+                *self
+                    .current
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(version);
+                (version, self.remember(version, key))
+            }
+        };
+        let aad = payload_aad(self.tenant_id, &self.scope, version, purpose, context);
+        Ok(Sealed {
+            data_key_version: version,
+            ciphertext: key.encrypt(plaintext, &aad)?,
+        })
+    }
+
+    /// [`Vault::open`] under this scope.
+    pub async fn open(
+        &self,
+        purpose: &str,
+        context: &str,
+        sealed: &Sealed,
+    ) -> Result<SecretBytes, VaultError> {
+        let version = sealed.data_key_version;
+        let key = match self.cached(version) {
+            Some(key) => key,
+            None => {
+                let stored = self
+                    .vault
+                    .inner
+                    .store
+                    .get_data_key(self.tenant_id, &self.scope, version)
+                    .await?
+                    .ok_or_else(|| VaultError::Shredded {
+                        tenant_id: self.tenant_id,
+                        scope: self.scope.clone(),
+                    })?;
+                self.remember(version, self.vault.unwrap(&stored)?)
+            }
+        };
+        let aad = payload_aad(self.tenant_id, &self.scope, version, purpose, context);
+        key.decrypt(&sealed.ciphertext, &aad)
+            .map_err(|_| VaultError::Unsealable)
+    }
 }

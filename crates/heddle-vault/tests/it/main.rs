@@ -240,3 +240,47 @@ async fn checkpoint_signer_is_made_once_and_sealed() {
     let public = vault.checkpoint_public_keys(f.tenant).await.unwrap();
     assert!(public[0].verify(b"checkpoint", &signature));
 }
+
+#[tokio::test]
+async fn a_scope_handle_seals_and_opens_like_the_vault_and_honours_earlier_shredding() {
+    let f = fixture().await;
+    let kek = MasterKey::generate().unwrap();
+    let vault = vault(&f.store, &kek, &[]);
+    let scope = "session:s-1";
+    let keys = vault.scope_keys(f.tenant, scope);
+    let first = keys.seal("p", "c-1", b"one").await.unwrap();
+    let second = keys.seal("p", "c-2", b"two").await.unwrap();
+    assert_eq!(first.data_key_version, second.data_key_version);
+    // Interchangeable with the vault's own calls, in both directions.
+    let opened = vault
+        .open(f.tenant, scope, "p", "c-1", &first)
+        .await
+        .unwrap();
+    assert_eq!(opened.expose_secret(), b"one");
+    let by_vault = vault
+        .seal(f.tenant, scope, "p", "c-3", b"three")
+        .await
+        .unwrap();
+    assert_eq!(
+        keys.open("p", "c-3", &by_vault)
+            .await
+            .unwrap()
+            .expose_secret(),
+        b"three"
+    );
+    // The context still binds.
+    assert!(keys.open("p", "c-2", &first).await.is_err());
+    assert!(keys.open("other", "c-1", &first).await.is_err());
+    // Another tenant's handle on the same scope name does not open it.
+    let theirs = vault.scope_keys(f.other, scope);
+    assert!(theirs.open("p", "c-1", &first).await.is_err());
+
+    // Shredded before a handle exists: nothing opens through a new handle.
+    vault
+        .destroy_scope(f.tenant, scope, audit(f.tenant))
+        .await
+        .unwrap();
+    let fresh = vault.scope_keys(f.tenant, scope);
+    let err = fresh.open("p", "c-2", &second).await.unwrap_err();
+    assert!(matches!(err, VaultError::Shredded { .. }), "{err}");
+}
