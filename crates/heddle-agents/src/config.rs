@@ -158,6 +158,9 @@ pub struct CapabilitySpec {
     pub classification: Classification,
     #[serde(default)]
     pub human_in_the_loop: HitlMode,
+    /// Who approves and how long a request waits; the condition of `conditional_approval`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalSpec>,
     /// A JSON Schema (draft 2020-12 subset, see `schema`) of the call's arguments. It may
     /// declare bound parameters to type them; the model never sees those.
     pub input_schema: JsonValue,
@@ -219,6 +222,61 @@ impl HitlMode {
     pub fn has_human(self) -> bool {
         !matches!(self, Self::None)
     }
+}
+
+/// How approvals of one capability work. Every field has a default except `when`, which
+/// `conditional_approval` needs and only it may have.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSpec {
+    /// `conditional_approval`: approval is needed when the call's arguments (bound ones
+    /// included) match this filter, e.g. `{ field: amount, op: gt, value: 10000 }`. A
+    /// condition that cannot be evaluated (a missing argument, a type mismatch) counts as a
+    /// match: when unsure, a person decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<heddle_records::query::Filter>,
+    /// The Heddle role that approves (`admin`, `builder`, `operator`, `compliance_officer`);
+    /// admins always may. Never the person who asked.
+    #[serde(default = "default_approver_role")]
+    pub approver_role: String,
+    /// How long a request waits before it expires (and is rejected).
+    #[serde(default = "default_approval_expiry")]
+    pub expires_after_seconds: u32,
+    /// What happens when the approval arrives after the conversation moved on: `run` the
+    /// action anyway (its result is recorded, not injected into the newer turn) or `discard`.
+    #[serde(default)]
+    pub on_stale: OnStale,
+}
+
+impl Default for ApprovalSpec {
+    fn default() -> Self {
+        Self {
+            when: None,
+            approver_role: default_approver_role(),
+            expires_after_seconds: default_approval_expiry(),
+            on_stale: OnStale::default(),
+        }
+    }
+}
+
+fn default_approver_role() -> String {
+    "admin".to_owned()
+}
+
+fn default_approval_expiry() -> u32 {
+    24 * 3600
+}
+
+/// Longest `expires_after_seconds` accepted: a week.
+pub const MAX_APPROVAL_EXPIRY_SECONDS: u32 = 7 * 24 * 3600;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnStale {
+    Run,
+    /// The default: an approval for a conversation that has moved on runs nothing.
+    #[default]
+    Discard,
 }
 
 /// A value the runtime knows from the session, never from the model.

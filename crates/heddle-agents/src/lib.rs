@@ -12,6 +12,7 @@
 //! - [`validate`]: the model's tool-call arguments checked against the model-visible schema.
 
 pub mod config;
+pub mod hitl;
 pub mod lint;
 pub mod load;
 pub mod locate;

@@ -15,7 +15,7 @@ use heddle_records::metadata::USER_PREFIX;
 
 use crate::config::{
     API_VERSION, Agent, AgentKind, Audience, Backend, Budget, Capability, Document, Effect,
-    IdentityMode, Kind, MAX_STEPS, MAX_TURN_TIMEOUT_SECONDS, ModelBinding, Provider,
+    HitlMode, IdentityMode, Kind, MAX_STEPS, MAX_TURN_TIMEOUT_SECONDS, ModelBinding, Provider,
 };
 use crate::locate::{FieldPath, locate};
 use crate::schema::{check_schema, has_type};
@@ -573,6 +573,89 @@ pub(crate) fn agent_kind_str(k: AgentKind) -> &'static str {
     }
 }
 
+/// The roles an approval may name (the wire names of `heddle_types::Role`).
+const APPROVER_ROLES: &[&str] = &[
+    "admin",
+    "builder",
+    "operator",
+    "viewer",
+    "compliance_officer",
+];
+
+fn check_approval(
+    cap: &Capability,
+    properties: Option<&serde_json::Map<String, JsonValue>>,
+    errs: &mut Errors<'_>,
+) {
+    let s = &cap.spec;
+    let here = spec().key("approval");
+    let conditional = s.human_in_the_loop == HitlMode::ConditionalApproval;
+    let Some(approval) = &s.approval else {
+        if conditional {
+            errs.push(
+                &spec().key("human_in_the_loop"),
+                "`conditional_approval` needs `approval.when`: the condition over the arguments \
+                 under which a person approves, e.g. `{ field: amount, op: gt, value: 10000 }`",
+            );
+        }
+        return;
+    };
+    if !s.human_in_the_loop.has_human() || s.human_in_the_loop == HitlMode::Confirmation {
+        errs.push(
+            &here,
+            "`approval` applies to the approval modes only; set `human_in_the_loop` to \
+             approval, confirmation_then_approval or conditional_approval, or remove it",
+        );
+    }
+    match (&approval.when, conditional) {
+        (None, true) => errs.push(
+            &here,
+            "`conditional_approval` needs `when`: the condition over the arguments under which \
+             a person approves",
+        ),
+        (Some(_), false) => errs.push(
+            &here.key("when"),
+            "`when` belongs to `human_in_the_loop: conditional_approval`; the other modes \
+             always ask",
+        ),
+        (Some(filter), true) => {
+            let known = |name: &str| {
+                properties.is_some_and(|p| p.contains_key(name))
+                    || s.bound_inputs.contains_key(name)
+            };
+            for field in crate::hitl::condition_fields(filter) {
+                if !known(field) {
+                    errs.push(
+                        &here.key("when"),
+                        format!("`{field}` is not an argument of this capability"),
+                    );
+                }
+            }
+        }
+        (None, false) => {}
+    }
+    if !APPROVER_ROLES.contains(&approval.approver_role.as_str()) {
+        errs.push(
+            &here.key("approver_role"),
+            format!(
+                "`{}` is not a role; use one of {}",
+                approval.approver_role,
+                APPROVER_ROLES.join(", ")
+            ),
+        );
+    }
+    if !(60..=crate::config::MAX_APPROVAL_EXPIRY_SECONDS).contains(&approval.expires_after_seconds)
+    {
+        errs.push(
+            &here.key("expires_after_seconds"),
+            format!(
+                "`expires_after_seconds` must be 60 to {}",
+                crate::config::MAX_APPROVAL_EXPIRY_SECONDS
+            ),
+        );
+    }
+}
+
 fn check_capability(cap: &Capability, errs: &mut Errors<'_>) {
     let s = &cap.spec;
     if s.description.trim().is_empty() {
@@ -620,6 +703,7 @@ fn check_capability(cap: &Capability, errs: &mut Errors<'_>) {
             );
         }
     }
+    check_approval(cap, properties, errs);
     if s.backend.writes() && s.classification.effect == Effect::Read {
         errs.push(
             &spec().key("classification").key("effect"),

@@ -199,7 +199,12 @@ fn writes_need_a_person_in_the_loop() {
         "confirmation_then_approval",
         "conditional_approval",
     ] {
-        let text = cap("close_case", write, mode, schema, "", backend);
+        let approval = if mode == "conditional_approval" {
+            "  approval:\n    when: { field: status, op: eq, value: Closed }\n"
+        } else {
+            ""
+        };
+        let text = cap("close_case", write, mode, schema, approval, backend);
         let files = with("ok.yaml", &text);
         assert!(
             findings(&files, lint::UNCONFIRMED_WRITE).is_empty(),

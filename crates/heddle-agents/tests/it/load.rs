@@ -427,3 +427,60 @@ fn a_pattern_that_does_not_compile_is_a_load_error() {
         "{found:?}"
     );
 }
+
+#[test]
+fn approval_settings_are_checked_against_the_mode_and_the_arguments() {
+    let with_hitl = |mode: &str, approval: &str| {
+        CAP.replace(
+            "  classification:",
+            &format!("  human_in_the_loop: {mode}\n{approval}  classification:"),
+        )
+    };
+    let errs = errors(&with("cap.yaml", &with_hitl("conditional_approval", "")));
+    assert!(
+        errs.iter()
+            .any(|e| e.field == "spec.human_in_the_loop" && e.message.contains("approval.when")),
+        "{errs:?}"
+    );
+    let errs = errors(&with(
+        "cap.yaml",
+        &with_hitl(
+            "conditional_approval",
+            "  approval:\n    when: { field: amont, op: gt, value: 10 }\n    approver_role: boss\n    expires_after_seconds: 5\n",
+        ),
+    ));
+    for (field, text) in [
+        ("spec.approval.when", "`amont` is not an argument"),
+        ("spec.approval.approver_role", "`boss` is not a role"),
+        ("spec.approval.expires_after_seconds", "60 to"),
+    ] {
+        assert!(
+            errs.iter()
+                .any(|e| e.field == field && e.message.contains(text)),
+            "{field}: {errs:?}"
+        );
+    }
+    let errs = errors(&with(
+        "cap.yaml",
+        &with_hitl(
+            "approval",
+            "  approval:\n    when: { field: stage, op: eq, value: Proposal }\n",
+        ),
+    ));
+    assert!(
+        errs.iter().any(|e| e.field == "spec.approval.when"),
+        "{errs:?}"
+    );
+    let errs = errors(&with(
+        "cap.yaml",
+        &with_hitl("confirmation", "  approval:\n    approver_role: admin\n"),
+    ));
+    assert!(errs.iter().any(|e| e.field == "spec.approval"), "{errs:?}");
+    load(&with(
+        "cap.yaml",
+        &with_hitl(
+            "conditional_approval",
+            "  approval:\n    when: { field: stage, op: eq, value: Negotiation }\n    approver_role: operator\n    on_stale: run\n",
+        ),
+    ));
+}
