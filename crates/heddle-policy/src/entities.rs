@@ -17,11 +17,17 @@ use crate::PolicyError;
 pub(crate) fn action_applies_to(action: Action, resource: &Resource) -> bool {
     use Action::*;
     match resource {
-        Resource::Tenant(_) => !matches!(action, ViewSelf | CallCapability),
+        Resource::Tenant(_) => !matches!(
+            action,
+            ViewSelf | CallCapability | RunWithoutConfirmation | RunWithoutApproval
+        ),
         Resource::User { .. } => matches!(action, ManageUsers | ViewUsers | ViewSelf),
         Resource::ApiKey { .. } => matches!(action, ManageApiKeys | ViewSelf),
         Resource::Secret { .. } => matches!(action, ManageSecrets | ViewSecrets),
-        Resource::Capability(_) => action == CallCapability,
+        Resource::Capability(_) => matches!(
+            action,
+            CallCapability | RunWithoutConfirmation | RunWithoutApproval
+        ),
     }
 }
 

@@ -56,10 +56,17 @@ pub enum Action {
     /// Run one capability through an agent: checked for every tool call the model proposes,
     /// after the caller was allowed to run the agent at all.
     CallCapability,
+    /// Run a capability's call without the person in the conversation confirming it. Every
+    /// principal may by default; a tenant `forbid` makes confirmation the floor for the
+    /// calls it matches (the capability's own mode can only add to it).
+    RunWithoutConfirmation,
+    /// Run a capability's call without an approver's approval; like
+    /// [`Action::RunWithoutConfirmation`], a tenant `forbid` raises the floor.
+    RunWithoutApproval,
 }
 
 impl Action {
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 26] = [
         Action::ManageUsers,
         Action::ManageBilling,
         Action::CreateAgent,
@@ -84,6 +91,8 @@ impl Action {
         Action::ViewRecordOrg,
         Action::ManageRecordOrg,
         Action::CallCapability,
+        Action::RunWithoutConfirmation,
+        Action::RunWithoutApproval,
     ];
 
     /// The Cedar action id (`Heddle::Action::"manage_users"`), equal to the wire name.
@@ -113,6 +122,8 @@ impl Action {
             Action::ViewRecordOrg => "view_record_org",
             Action::ManageRecordOrg => "manage_record_org",
             Action::CallCapability => "call_capability",
+            Action::RunWithoutConfirmation => "run_without_confirmation",
+            Action::RunWithoutApproval => "run_without_approval",
         }
     }
 }

@@ -327,3 +327,30 @@ fn a_custom_forbid_can_single_out_capabilities_by_their_attributes() {
             .allowed
     );
 }
+
+#[test]
+fn a_tenant_raises_the_review_floor_for_the_calls_it_names() {
+    let authorizer = authorizer();
+    let tenant = TenantId::new();
+    let policy = tenant_policy(
+        tenant,
+        r#"@id("prod-writes-need-approval")
+           forbid(principal, action == Heddle::Action::"run_without_approval", resource)
+           when { resource.effect == "write" && resource.environment == "prod" };"#,
+    );
+    let set = authorizer
+        .compile_tenant_policies(std::slice::from_ref(&policy))
+        .unwrap();
+    let operator = user_in(Role::Operator, tenant);
+    let allowed = |action, effect: &str, environment| {
+        let resource = crate::capability_in(tenant, effect, environment);
+        authorizer
+            .authorize(&operator, action, &resource, Some(&set))
+            .allowed
+    };
+    use heddle_types::Environment::{Dev, Prod};
+    assert!(!allowed(Action::RunWithoutApproval, "write", Prod));
+    assert!(allowed(Action::RunWithoutApproval, "write", Dev));
+    assert!(allowed(Action::RunWithoutApproval, "read", Prod));
+    assert!(allowed(Action::RunWithoutConfirmation, "write", Prod));
+}

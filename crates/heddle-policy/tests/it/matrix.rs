@@ -15,7 +15,7 @@ const N: bool = false;
 /// policy file. Columns: Admin, Builder, Operator, Viewer, ComplianceOfficer.
 /// `ManageTenants` is for a principal of a non-operator tenant; `ViewSelf` is tested apart.
 /// The secret rows hold on the tenant and on secrets outside `prod` (`secrets.rs` has `prod`).
-const EXPECTED: [(Action, [bool; 5]); 23] = [
+const EXPECTED: [(Action, [bool; 5]); 25] = [
     // Seed 002.
     (Action::ManageUsers, [Y, N, N, N, N]), // Manage team & users
     (Action::ManageBilling, [Y, N, N, N, N]), // Manage billing
@@ -44,6 +44,9 @@ const EXPECTED: [(Action, [bool; 5]); 23] = [
     (Action::ManageRecordOrg, [Y, N, N, N, N]),
     // Capabilities: whoever may execute agents may have them call capabilities.
     (Action::CallCapability, [Y, Y, Y, N, N]),
+    // No review floor beyond the capability's own mode unless a tenant adds one.
+    (Action::RunWithoutConfirmation, [Y, Y, Y, Y, Y]),
+    (Action::RunWithoutApproval, [Y, Y, Y, Y, Y]),
 ];
 
 const ROLE_COLUMNS: [Role; 5] = [
@@ -63,7 +66,13 @@ fn expected(role: Role, action: Action) -> Option<bool> {
 /// The resource kinds an action applies to, also written independently of the schema.
 fn applies_to(action: Action, resource: &Resource) -> bool {
     match resource {
-        Resource::Tenant(_) => !matches!(action, Action::ViewSelf | Action::CallCapability),
+        Resource::Tenant(_) => !matches!(
+            action,
+            Action::ViewSelf
+                | Action::CallCapability
+                | Action::RunWithoutConfirmation
+                | Action::RunWithoutApproval
+        ),
         Resource::User { .. } => matches!(
             action,
             Action::ManageUsers | Action::ViewUsers | Action::ViewSelf
@@ -72,7 +81,10 @@ fn applies_to(action: Action, resource: &Resource) -> bool {
         Resource::Secret { .. } => {
             matches!(action, Action::ManageSecrets | Action::ViewSecrets)
         }
-        Resource::Capability(_) => action == Action::CallCapability,
+        Resource::Capability(_) => matches!(
+            action,
+            Action::CallCapability | Action::RunWithoutConfirmation | Action::RunWithoutApproval
+        ),
     }
 }
 
@@ -126,8 +138,8 @@ fn every_role_and_action_in_the_own_tenant_matches_the_seed_table() {
         }
     }
     // 5 roles × 2 kinds × (22 actions on the tenant + 2 on users + 1 on API keys + 2 on
-    // secrets + 1 on capabilities).
-    assert_eq!(checked, 5 * 2 * 28);
+    // secrets + 3 on capabilities).
+    assert_eq!(checked, 5 * 2 * 30);
 }
 
 #[test]
