@@ -257,6 +257,17 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         session_id: SessionId,
     ) -> StoreResult<Vec<Turn>>;
 
+    /// Runs a halted turn again (a person decided the call it waited for): only while it is
+    /// still the session's latest turn and no other turn runs. [`StoreError::Conflict`]
+    /// (field `status`) otherwise — the conversation moved on.
+    async fn resume_turn(
+        &self,
+        tenant_id: TenantId,
+        session_id: SessionId,
+        turn: i64,
+        audit: NewAuditEvent,
+    ) -> StoreResult<Turn>;
+
     /// A turn by its execution id.
     async fn get_execution(
         &self,
@@ -299,5 +310,13 @@ pub(crate) fn turn_not_running(turn: i64) -> StoreError {
         entity: "turn",
         field: "status",
         value: format!("turn {turn} is not running"),
+    }
+}
+
+pub(crate) fn turn_not_resumable(turn: i64) -> StoreError {
+    StoreError::Conflict {
+        entity: "turn",
+        field: "status",
+        value: format!("turn {turn} is not halted, or no longer the session's latest"),
     }
 }

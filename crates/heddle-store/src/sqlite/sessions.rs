@@ -17,8 +17,8 @@ use crate::db_error::{is_foreign_key_violation, is_unique_violation, not_found};
 use crate::paging::{fetch_limit, into_page};
 use crate::sessions::{
     ABANDONED_REASON, BeganTurn, NewSession, NewStep, Session, SessionFilter, SessionStore, Step,
-    Turn, TurnStatus, UsageScope, UsageTotals, abandoned_step_payload, turn_not_running,
-    turn_running,
+    Turn, TurnStatus, UsageScope, UsageTotals, abandoned_step_payload, turn_not_resumable,
+    turn_not_running, turn_running,
 };
 use crate::{NewAuditEvent, StoreError, StoreResult};
 
@@ -474,6 +474,43 @@ impl SessionStore for SqliteStore {
         insert_outbox_event(&mut *tx, &audit).await?;
         tx.commit().await?;
         Ok(finished)
+    }
+
+    async fn resume_turn(
+        &self,
+        tenant_id: TenantId,
+        session_id: SessionId,
+        turn: i64,
+        audit: NewAuditEvent,
+    ) -> StoreResult<Turn> {
+        let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
+        // Latest and halted; the partial unique index refuses a second running turn.
+        let row = sqlx::query(concat!(
+            "UPDATE turns SET status = 'running', finished_at = NULL, status_reason = NULL \
+             WHERE tenant_id = $1 AND session_id = $2 AND turn = $3 AND status = 'halted' \
+             AND turn = (SELECT last_turn FROM sessions WHERE tenant_id = $1 AND id = $2) \
+             RETURNING ",
+            turn_columns!()
+        ))
+        .bind(tenant_id.as_uuid())
+        .bind(session_id.as_uuid())
+        .bind(turn)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|err| {
+            if is_unique_violation(&err) {
+                turn_running(session_id)
+            } else {
+                err.into()
+            }
+        })?;
+        let Some(row) = row else {
+            return Err(turn_not_resumable(turn));
+        };
+        let resumed = turn_from_row(&row)?;
+        insert_outbox_event(&mut *tx, &audit).await?;
+        tx.commit().await?;
+        Ok(resumed)
     }
 
     async fn get_execution(

@@ -25,6 +25,7 @@ conformance_tests!(
     sessions_are_listed_newest_first_by_filter_and_page,
     turns_are_listed_in_order_for_the_tenants_session_only,
     the_verified_customer_is_recorded_on_the_session,
+    a_halted_turn_resumes_only_while_it_is_the_latest,
 );
 
 pub(crate) fn new_session(tenant_id: TenantId) -> NewSession {
@@ -1001,5 +1002,90 @@ async fn the_verified_customer_is_recorded_on_the_session(db: TestDb) {
     assert_eq!(
         store.get_session(acme.id, session.id).await.unwrap(),
         verified
+    );
+}
+
+async fn a_halted_turn_resumes_only_while_it_is_the_latest(db: TestDb) {
+    let store = &*db.store;
+    let acme = tenant(store, "acme").await;
+    let session = store
+        .create_session(new_session(acme.id), event(acme.id, "session.create"))
+        .await
+        .unwrap();
+    begin(store, acme.id, session.id, 1).await.unwrap();
+    // A running turn is not resumed (it never stopped).
+    let err = store
+        .resume_turn(acme.id, session.id, 1, event(acme.id, "turn.resume"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                entity: "turn",
+                field: "status",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    finish(
+        store,
+        acme.id,
+        session.id,
+        1,
+        TurnStatus::Halted,
+        Some("waiting"),
+        2,
+    )
+    .await
+    .unwrap();
+    let resumed = store
+        .resume_turn(acme.id, session.id, 1, event(acme.id, "turn.resume"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (resumed.status, resumed.reason, resumed.finished_at),
+        (TurnStatus::Running, None, None)
+    );
+    // Steps of the resumed turn enter the conversation again.
+    let step = append(store, acme.id, session.id, 1, "tool_result", 3)
+        .await
+        .unwrap();
+    assert!(step.applied);
+    finish(
+        store,
+        acme.id,
+        session.id,
+        1,
+        TurnStatus::Halted,
+        Some("waiting"),
+        4,
+    )
+    .await
+    .unwrap();
+    // The conversation moved on: turn 1 stays halted.
+    begin(store, acme.id, session.id, 5).await.unwrap();
+    let err = store
+        .resume_turn(acme.id, session.id, 1, event(acme.id, "turn.resume"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                entity: "turn",
+                field: "status",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let other = tenant(store, "globex").await;
+    assert!(
+        store
+            .resume_turn(other.id, session.id, 1, event(other.id, "turn.resume"))
+            .await
+            .is_err()
     );
 }
