@@ -21,8 +21,8 @@ use serde_json::Value as JsonValue;
 
 use crate::audit::{RecordOp, finish};
 use crate::{
-    AccessMode, QueryResult, RecordActor, RecordError, RecordResult, RecordSource, RecordView,
-    WriteMode, WriteOutcome,
+    AccessMode, Applied, QueryResult, RecordActor, RecordError, RecordResult, RecordSource,
+    RecordView, WriteMode, WriteOutcome,
 };
 
 /// The permission set system mode grants its service user, by a name no org can declare
@@ -453,6 +453,10 @@ fn write_error(err: RecordWriteError) -> RecordError {
         RecordWriteError::Conflict { id } => {
             RecordError::Conflict(format!("record `{id}` already exists"))
         }
+        // Only writes with an idempotency key report it; these pass none.
+        RecordWriteError::AlreadyApplied { .. } => {
+            RecordError::Conflict("this change was already applied".to_owned())
+        }
         RecordWriteError::Store(store) => RecordError::Store(store),
     }
 }
@@ -552,6 +556,76 @@ impl RecordSource for EmbeddedRecords {
         fields: BTreeMap<String, JsonValue>,
         mode: WriteMode,
     ) -> RecordResult<WriteOutcome> {
+        self.create_keyed(actor, object, fields, mode, None)
+            .await
+            .and_then(Applied::now)
+    }
+
+    async fn update(
+        &self,
+        actor: &RecordActor,
+        id: &RecordId,
+        changes: BTreeMap<String, JsonValue>,
+        mode: WriteMode,
+    ) -> RecordResult<WriteOutcome> {
+        self.update_keyed(actor, id, changes, mode, None)
+            .await
+            .and_then(Applied::now)
+    }
+
+    async fn delete(&self, actor: &RecordActor, id: &RecordId) -> RecordResult<()> {
+        let op = RecordOp::new("record.delete").on("record", id);
+        let result = async {
+            let (loaded, user) = self.access(actor).await?;
+            let org = org_for(&loaded, actor);
+            let audit = crate::audit::change_event(self.identity(), actor, &op);
+            self.identity()
+                .store()
+                .delete_record(actor.tenant_id, org, &user, id, self.now(), None, audit)
+                .await
+                .map_err(write_error)
+        }
+        .await;
+        finish(self.identity(), actor, op, true, result).await
+    }
+}
+
+impl EmbeddedRecords {
+    /// [`RecordSource::create`] at most once per `key` in the tenant: the record and the key
+    /// commit together, and a later call with the key changes nothing and returns what the
+    /// first did ([`Applied::Before`]). For actions that must run once (approved calls).
+    pub async fn create_once(
+        &self,
+        actor: &RecordActor,
+        object: &str,
+        fields: BTreeMap<String, JsonValue>,
+        mode: WriteMode,
+        key: &str,
+    ) -> RecordResult<Applied<WriteOutcome>> {
+        self.create_keyed(actor, object, fields, mode, Some(key))
+            .await
+    }
+
+    /// [`RecordSource::update`] at most once per `key`, as [`EmbeddedRecords::create_once`].
+    pub async fn update_once(
+        &self,
+        actor: &RecordActor,
+        id: &RecordId,
+        changes: BTreeMap<String, JsonValue>,
+        mode: WriteMode,
+        key: &str,
+    ) -> RecordResult<Applied<WriteOutcome>> {
+        self.update_keyed(actor, id, changes, mode, Some(key)).await
+    }
+
+    async fn create_keyed(
+        &self,
+        actor: &RecordActor,
+        object: &str,
+        fields: BTreeMap<String, JsonValue>,
+        mode: WriteMode,
+        key: Option<&str>,
+    ) -> RecordResult<Applied<WriteOutcome>> {
         let mut op = RecordOp::new("record.create").with("object", object);
         let result = async {
             let (loaded, user) = self.access(actor).await?;
@@ -577,11 +651,16 @@ impl RecordSource for EmbeddedRecords {
             let created = self
                 .identity()
                 .store()
-                .create_record(actor.tenant_id, org, &user, record, self.now(), audit)
-                .await
-                .map_err(write_error)?;
+                .create_record(actor.tenant_id, org, &user, record, self.now(), key, audit)
+                .await;
+            let created = match created {
+                Err(RecordWriteError::AlreadyApplied { result }) => {
+                    return Ok(Applied::Before(result));
+                }
+                other => other.map_err(write_error)?,
+            };
             let (readable, removed) = strip_inaccessible(org, &user, &created);
-            Ok(WriteOutcome {
+            Ok(Applied::Now(WriteOutcome {
                 record: view(
                     Record {
                         fields: readable,
@@ -590,19 +669,20 @@ impl RecordSource for EmbeddedRecords {
                     removed,
                 ),
                 dropped_fields: dropped,
-            })
+            }))
         }
         .await;
         finish(self.identity(), actor, op, true, result).await
     }
 
-    async fn update(
+    async fn update_keyed(
         &self,
         actor: &RecordActor,
         id: &RecordId,
         changes: BTreeMap<String, JsonValue>,
         mode: WriteMode,
-    ) -> RecordResult<WriteOutcome> {
+        key: Option<&str>,
+    ) -> RecordResult<Applied<WriteOutcome>> {
         let mut op = RecordOp::new("record.update").on("record", id);
         let result = async {
             let (loaded, user) = self.access(actor).await?;
@@ -631,11 +711,25 @@ impl RecordSource for EmbeddedRecords {
             let updated = self
                 .identity()
                 .store()
-                .update_record(actor.tenant_id, org, &user, id, values, self.now(), audit)
-                .await
-                .map_err(write_error)?;
+                .update_record(
+                    actor.tenant_id,
+                    org,
+                    &user,
+                    id,
+                    values,
+                    self.now(),
+                    key,
+                    audit,
+                )
+                .await;
+            let updated = match updated {
+                Err(RecordWriteError::AlreadyApplied { result }) => {
+                    return Ok(Applied::Before(result));
+                }
+                other => other.map_err(write_error)?,
+            };
             let (readable, removed) = strip_inaccessible(org, &user, &updated);
-            Ok(WriteOutcome {
+            Ok(Applied::Now(WriteOutcome {
                 record: view(
                     Record {
                         fields: readable,
@@ -644,23 +738,7 @@ impl RecordSource for EmbeddedRecords {
                     removed,
                 ),
                 dropped_fields: dropped,
-            })
-        }
-        .await;
-        finish(self.identity(), actor, op, true, result).await
-    }
-
-    async fn delete(&self, actor: &RecordActor, id: &RecordId) -> RecordResult<()> {
-        let op = RecordOp::new("record.delete").on("record", id);
-        let result = async {
-            let (loaded, user) = self.access(actor).await?;
-            let org = org_for(&loaded, actor);
-            let audit = crate::audit::change_event(self.identity(), actor, &op);
-            self.identity()
-                .store()
-                .delete_record(actor.tenant_id, org, &user, id, self.now(), audit)
-                .await
-                .map_err(write_error)
+            }))
         }
         .await;
         finish(self.identity(), actor, op, true, result).await

@@ -86,6 +86,28 @@ pub struct WriteOutcome {
     pub dropped_fields: Vec<String>,
 }
 
+/// A write that runs at most once per idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied<T> {
+    /// Written by this call.
+    Now(T),
+    /// Written before under the same key; what that write recorded (`action`, `object`,
+    /// `id`). Nothing changed now.
+    Before(JsonValue),
+}
+
+impl<T> Applied<T> {
+    /// The outcome of a write that passed no key, which cannot have been applied before.
+    pub(crate) fn now(self) -> RecordResult<T> {
+        match self {
+            Applied::Now(value) => Ok(value),
+            Applied::Before(_) => Err(RecordError::Conflict(
+                "this change was already applied".to_owned(),
+            )),
+        }
+    }
+}
+
 /// Reading and writing business records as a principal.
 #[async_trait]
 pub trait RecordSource: Send + Sync {

@@ -90,22 +90,27 @@ pub(crate) struct History {
     pub(crate) model_calls: usize,
 }
 
-/// The applied messages of completed turns before `current_turn`, in order. A turn that
-/// failed, halted or was abandoned leaves nothing behind for the model.
+/// The applied messages of completed turns before `current_turn` — and of the current turn
+/// itself when it resumes after a person's decision — in order. A turn that failed, halted or
+/// was abandoned leaves nothing behind for the model.
 pub(crate) async fn read_history(
     store: &SharedStore,
     keys: &ScopeKeys,
     tenant_id: TenantId,
     session_id: SessionId,
     current_turn: i64,
+    include_current: bool,
 ) -> RuntimeResult<History> {
-    let completed: BTreeSet<i64> = store
+    let mut completed: BTreeSet<i64> = store
         .list_turns(tenant_id, session_id)
         .await?
         .into_iter()
         .filter(|t| t.turn < current_turn && t.status == TurnStatus::Completed)
         .map(|t| t.turn)
         .collect();
+    if include_current {
+        completed.insert(current_turn);
+    }
     let steps = store.list_steps(tenant_id, session_id, None).await?;
     let model_calls = model_calls(&steps);
     let mut messages = Vec::new();

@@ -21,8 +21,9 @@
 //! - every call is authorized in Cedar (`call_capability` on the capability, its agent and
 //!   environment) before it runs, and runs through the `RecordSource` as the principal, so
 //!   sharing, CRUD and field-level security decide what it reads and writes;
-//! - a capability that needs a person in the loop does not run here until confirmation and
-//!   approval exist (fail closed);
+//! - a capability whose gate needs a person (its mode, raised by tenant policy or by the
+//!   model, never lowered) is held as a pending action bound to the hash of its arguments; it
+//!   runs once after confirmation or approval, under a lease and an idempotency key;
 //! - message text is stored only sealed under the session's own vault key (the conversation
 //!   needs it back); steps and audit events show it only as the content-privacy setting says
 //!   (a digest by default).
@@ -33,6 +34,7 @@ mod conversation;
 mod error;
 mod events;
 mod execution;
+mod hitl;
 mod providers;
 mod runtime;
 mod sessions;
@@ -43,6 +45,7 @@ mod verification;
 pub use budget::{BudgetExceeded, BudgetWindow};
 pub use error::RuntimeError;
 pub use execution::{ExecutionView, StepView};
+pub use hitl::{ActionOutcome, ActionView, PendingRequest};
 pub use providers::ProviderSettings;
 pub use runtime::{Runtime, RuntimeSettings, VerificationSettings};
 pub use sessions::{CreateSession, SessionView, TurnView};

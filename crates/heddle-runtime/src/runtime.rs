@@ -75,6 +75,8 @@ pub(crate) struct Inner {
     pub(crate) mailer: Arc<dyn Mailer>,
     pub(crate) settings: RuntimeSettings,
     pub(crate) configs: ConfigCache,
+    /// Names this process as the holder of pending-action leases.
+    pub(crate) runner_id: String,
 }
 
 impl Runtime {
@@ -91,6 +93,7 @@ impl Runtime {
                 mailer,
                 settings,
                 configs: ConfigCache::default(),
+                runner_id: format!("runner-{}", uuid::Uuid::now_v7()),
             }),
         }
     }

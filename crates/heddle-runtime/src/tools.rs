@@ -71,6 +71,54 @@ pub(crate) struct CheckedCall<'a> {
     /// The model's arguments with the bound ones injected.
     pub(crate) arguments: Map<String, JsonValue>,
     pub(crate) backend: BackendCall,
+    /// The model asked for a person's approval, with this reason.
+    pub(crate) approval_request: Option<String>,
+}
+
+/// The argument through which a model asks for approval of a call that changes data; offered
+/// in the tool schema of such capabilities and taken out before the contract check. A model
+/// can only raise the review a call gets this way.
+pub(crate) const REQUEST_APPROVAL_ARG: &str = "request_approval_reason";
+const MAX_APPROVAL_REASON_CHARS: usize = 500;
+
+/// The tool schema a model receives, with [`REQUEST_APPROVAL_ARG`] for capabilities that
+/// change data or have side effects.
+pub(crate) fn offered_schema(capability: &Capability) -> JsonValue {
+    let mut schema = capability.model_schema();
+    if capability.spec.classification.effect != heddle_agents::Effect::Read
+        && let Some(properties) = schema
+            .get_mut("properties")
+            .and_then(JsonValue::as_object_mut)
+    {
+        properties.insert(
+            REQUEST_APPROVAL_ARG.to_owned(),
+            json!({
+                "type": "string",
+                "maxLength": MAX_APPROVAL_REASON_CHARS,
+                "description": "Optional. Ask for a person's approval before this runs, and say why."
+            }),
+        );
+    }
+    schema
+}
+
+/// Takes the approval request out of the arguments.
+fn take_approval_request(arguments: &mut JsonValue) -> Result<Option<String>, Refusal> {
+    let Some(map) = arguments.as_object_mut() else {
+        return Ok(None);
+    };
+    match map.remove(REQUEST_APPROVAL_ARG) {
+        None | Some(JsonValue::Null) => Ok(None),
+        Some(JsonValue::String(reason)) if reason.chars().count() <= MAX_APPROVAL_REASON_CHARS => {
+            Ok(Some(reason))
+        }
+        Some(_) => Err(Refusal::new(
+            "schema",
+            format!(
+                "`{REQUEST_APPROVAL_ARG}` is a reason of at most {MAX_APPROVAL_REASON_CHARS} characters"
+            ),
+        )),
+    }
 }
 
 /// The contract check, in order: a tool the agent has; arguments that fit the model-visible
@@ -94,8 +142,14 @@ pub(crate) fn check_contract<'a>(
                 ),
             )
         })?;
+    let mut model_arguments = call.arguments.clone();
+    let approval_request = if capability.spec.classification.effect == heddle_agents::Effect::Read {
+        None
+    } else {
+        take_approval_request(&mut model_arguments)?
+    };
     capability
-        .validate_arguments(&call.arguments)
+        .validate_arguments(&model_arguments)
         .map_err(|problems| {
             let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
             Refusal::new(
@@ -117,17 +171,18 @@ pub(crate) fn check_contract<'a>(
         ));
     }
     let arguments = capability
-        .bind_arguments(call.arguments.clone(), context)
+        .bind_arguments(model_arguments, context)
         .map_err(|err| Refusal::new("binding", err.to_string()))?;
     let backend = fill_backend(capability, &arguments)?;
     Ok(CheckedCall {
         capability,
         arguments,
         backend,
+        approval_request,
     })
 }
 
-fn fill_backend(
+pub(crate) fn fill_backend(
     capability: &Capability,
     arguments: &Map<String, JsonValue>,
 ) -> Result<BackendCall, Refusal> {
@@ -324,5 +379,65 @@ pub(crate) fn record_error_message(error: &RecordError) -> String {
         }
         RecordError::Identity(_) => "not allowed for the person you act for".to_owned(),
         other => other.to_string(),
+    }
+}
+
+/// Runs a held call that a person let through: reads as [`execute`]; a write at most once
+/// under `key`, so a retry after a crash (or a second runner) learns what the first did
+/// instead of writing again.
+pub(crate) async fn execute_once(
+    records: &heddle_recordsource::EmbeddedRecords,
+    actor: &RecordActor,
+    backend: &BackendCall,
+    key: &str,
+) -> Result<ToolOutput, RecordError> {
+    use heddle_recordsource::Applied;
+    let applied = match backend {
+        BackendCall::Query(_) | BackendCall::Get { .. } => {
+            return execute(records, actor, backend).await;
+        }
+        BackendCall::Create { object, fields } => {
+            records
+                .create_once(actor, object, fields.clone(), WriteMode::Strict, key)
+                .await?
+        }
+        BackendCall::Update { object, id, fields } => {
+            let definition = records.describe_object(actor, object).await?;
+            if id.key_prefix() != definition.key_prefix {
+                return Err(RecordError::Invalid(format!(
+                    "`{id}` is not the id of a {object} record"
+                )));
+            }
+            records
+                .update_once(actor, id, fields.clone(), WriteMode::Strict, key)
+                .await?
+        }
+    };
+    match applied {
+        Applied::Now(outcome) => {
+            let verb = if matches!(backend, BackendCall::Create { .. }) {
+                "created"
+            } else {
+                "updated"
+            };
+            let records = [outcome.record];
+            Ok(output(
+                json!({ verb: record_json(&records[0]) }),
+                &records,
+                outcome.dropped_fields,
+            ))
+        }
+        // A first attempt committed it; this one changes nothing.
+        Applied::Before(result) => Ok(ToolOutput {
+            content: json!({"applied_before": result}).to_string(),
+            records: 1,
+            withheld_fields: Vec::new(),
+            dropped_fields: Vec::new(),
+            record_ids: result
+                .get("record_id")
+                .and_then(JsonValue::as_str)
+                .map(|id| vec![id.to_owned()])
+                .unwrap_or_default(),
+        }),
     }
 }

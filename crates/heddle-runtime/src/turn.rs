@@ -22,9 +22,11 @@ use time::OffsetDateTime;
 use crate::budget::{self, Spending, usd_to_micros};
 use crate::conversation::{TRANSCRIPT_KEY, read_history, seal_message, session_keys};
 use crate::events::{Subject, change, details, event};
+use crate::hitl::PendingRequest;
 use crate::providers::provider_for;
-use crate::tools::{Refusal, check_contract, execute, record_error_message};
+use crate::tools::{Refusal, check_contract, execute, offered_schema, record_error_message};
 use crate::{Runtime, RuntimeError, RuntimeResult};
+use heddle_agents::hitl::{Gate, PolicyFloor, required_gate};
 
 /// Longest user message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 32 * 1024;
@@ -46,13 +48,31 @@ pub struct TurnOutcome {
     pub estimated_cost_usd: f64,
     /// A turn the next message had abandoned before this one started, if any.
     pub abandoned_turn: Option<i64>,
+    /// The call waiting for a person, when `status` is `awaiting_confirmation` or
+    /// `awaiting_approval`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_action: Option<PendingRequest>,
 }
 
 /// How the loop ended.
-enum Ending {
+pub(crate) enum Ending {
     Answered(String),
     Halted(String),
     Failed(String),
+    /// A call waits for a person; the turn stops until it is decided.
+    Waiting(Box<PendingRequest>),
+}
+
+/// What a turn starts from: a new message, or a held call's result after a person decided.
+pub(crate) enum Start {
+    Message(String),
+    Resume(Message),
+}
+
+/// What handling one proposed call produced.
+enum ToolStep {
+    Done(Message),
+    Held(Box<PendingRequest>),
 }
 
 impl Runtime {
@@ -151,7 +171,7 @@ impl Runtime {
         };
         let abandoned_turn = began.abandoned.map(|t| t.turn);
         // Its own task: a caller that disconnects does not cut the turn (and its record) short.
-        let handle = tokio::spawn(run.run(text, deadline));
+        let handle = tokio::spawn(run.run(Start::Message(text), deadline));
         let mut outcome = handle.await.map_err(|err| {
             RuntimeError::Unavailable(format!("the turn stopped unexpectedly: {err}"))
         })??;
@@ -160,31 +180,31 @@ impl Runtime {
     }
 }
 
-struct TurnRun {
-    runtime: Runtime,
-    caller: Caller,
-    session: Session,
-    set: Arc<ConfigSet>,
-    agent: Agent,
-    turn: i64,
-    execution_id: ExecutionId,
-    spent: Spending,
+pub(crate) struct TurnRun {
+    pub(crate) runtime: Runtime,
+    pub(crate) caller: Caller,
+    pub(crate) session: Session,
+    pub(crate) set: Arc<ConfigSet>,
+    pub(crate) agent: Agent,
+    pub(crate) turn: i64,
+    pub(crate) execution_id: ExecutionId,
+    pub(crate) spent: Spending,
     /// Resolved at the first tool call that needs it.
-    actor: Option<RecordActor>,
+    pub(crate) actor: Option<RecordActor>,
     /// The session's data keys, unwrapped once for this turn.
-    keys: heddle_vault::ScopeKeys,
+    pub(crate) keys: heddle_vault::ScopeKeys,
 }
 
 /// One step before it is stored.
-struct StepRecord {
-    kind: &'static str,
-    payload: Map<String, Value>,
-    usage: UsageTotals,
-    latency: Option<Duration>,
+pub(crate) struct StepRecord {
+    pub(crate) kind: &'static str,
+    pub(crate) payload: Map<String, Value>,
+    pub(crate) usage: UsageTotals,
+    pub(crate) latency: Option<Duration>,
 }
 
 impl StepRecord {
-    fn new(kind: &'static str, payload: Map<String, Value>) -> Self {
+    pub(crate) fn new(kind: &'static str, payload: Map<String, Value>) -> Self {
         Self {
             kind,
             payload,
@@ -195,12 +215,16 @@ impl StepRecord {
 }
 
 impl TurnRun {
-    fn tenant_id(&self) -> TenantId {
+    pub(crate) fn tenant_id(&self) -> TenantId {
         self.session.tenant_id
     }
 
-    async fn run(mut self, text: String, deadline: Duration) -> RuntimeResult<TurnOutcome> {
-        let ending = match tokio::time::timeout(deadline, self.drive(&text)).await {
+    pub(crate) async fn run(
+        mut self,
+        start: Start,
+        deadline: Duration,
+    ) -> RuntimeResult<TurnOutcome> {
+        let ending = match tokio::time::timeout(deadline, self.drive(start)).await {
             Ok(Ok(ending)) => ending,
             Ok(Err(error)) => Ending::Failed(error.reason()),
             Err(_) => Ending::Halted(format!(
@@ -212,32 +236,49 @@ impl TurnRun {
     }
 
     /// The loop; returns how it ended. An `Err` is a failure of Heddle's own (store, vault).
-    async fn drive(&mut self, text: &str) -> RuntimeResult<Ending> {
+    async fn drive(&mut self, start: Start) -> RuntimeResult<Ending> {
+        let resuming = matches!(start, Start::Resume(_));
         self.record(StepRecord::new(
             "status",
             details([
                 ("status", Value::from("running")),
+                ("resumed", Value::from(resuming)),
                 ("agent", Value::from(self.agent.name.clone())),
                 ("config_version", Value::from(self.session.config_version)),
                 ("config_hash", Value::from(self.set.content_hash())),
             ]),
         ))
         .await?;
-        let user = Message::user(text);
-        let mut step = StepRecord::new(
-            "user_message",
-            details([("content", self.content(text).await?)]),
-        );
-        step.payload
-            .insert(TRANSCRIPT_KEY.to_owned(), self.seal(&user).await?);
-        self.record(step).await?;
-
+        let opening = match start {
+            Start::Message(text) => {
+                let user = Message::user(text.as_str());
+                let mut step = StepRecord::new(
+                    "user_message",
+                    details([("content", self.content(&text).await?)]),
+                );
+                step.payload
+                    .insert(TRANSCRIPT_KEY.to_owned(), self.seal(&user).await?);
+                self.record(step).await?;
+                user
+            }
+            // The held call's result was recorded by whoever ran it.
+            Start::Resume(result) => result,
+        };
         let store = self.runtime.store().clone();
         let tenant_id = self.tenant_id();
-        let history =
-            read_history(&store, &self.keys, tenant_id, self.session.id, self.turn).await?;
+        let history = read_history(
+            &store,
+            &self.keys,
+            tenant_id,
+            self.session.id,
+            self.turn,
+            resuming,
+        )
+        .await?;
         let mut messages = history.messages;
-        messages.push(user);
+        if !resuming {
+            messages.push(opening);
+        }
         // Spending is summed only for the windows the agent caps.
         let budgets = &self.agent.spec.budgets;
         if is_capped(&budgets.per_session) {
@@ -289,13 +330,10 @@ impl TurnRun {
             .capabilities
             .iter()
             .filter_map(|name| self.set.capability(name))
-            .map(|capability| {
-                let tool = capability.tool_definition();
-                ToolSpec {
-                    name: tool.name,
-                    description: tool.description,
-                    input_schema: tool.parameters,
-                }
+            .map(|capability| ToolSpec {
+                name: capability.name.clone(),
+                description: capability.spec.description.clone(),
+                input_schema: offered_schema(capability),
             })
             .collect();
 
@@ -329,22 +367,42 @@ impl TurnRun {
             }
             let over_budget = budget::check(&self.agent.spec.budgets, &self.spent);
             let rationale = (!response.content.is_empty()).then_some(response.content.as_str());
+            let mut held: Option<Box<PendingRequest>> = None;
             for call in &response.tool_calls {
-                let result = match &over_budget {
-                    Some(exceeded) => {
+                let step = match (&over_budget, &held) {
+                    (Some(exceeded), _) => ToolStep::Done(
                         self.refuse(
                             call,
                             Refusal::new("budget", format!("not run: {exceeded}")),
                             rationale,
                         )
-                        .await?
-                    }
-                    None => self.handle_tool_call(call, rationale).await?,
+                        .await?,
+                    ),
+                    // One held call pauses the turn; the rest of this step waits with it.
+                    (None, Some(_)) => ToolStep::Done(
+                        self.refuse(
+                            call,
+                            Refusal::new(
+                                "waiting",
+                                "not run: an earlier call of this step waits for a person; \
+                                 propose it again after that is decided",
+                            ),
+                            rationale,
+                        )
+                        .await?,
+                    ),
+                    (None, None) => self.handle_tool_call(call, rationale).await?,
                 };
-                messages.push(result);
+                match step {
+                    ToolStep::Done(result) => messages.push(result),
+                    ToolStep::Held(request) => held = Some(request),
+                }
             }
             if let Some(exceeded) = over_budget {
                 return self.halt_for_budget(&exceeded).await;
+            }
+            if let Some(request) = held {
+                return Ok(Ending::Waiting(request));
             }
         }
         Ok(Ending::Halted(format!(
@@ -442,7 +500,7 @@ impl TurnRun {
         &mut self,
         call: &ToolCall,
         rationale: Option<&str>,
-    ) -> RuntimeResult<Message> {
+    ) -> RuntimeResult<ToolStep> {
         let context = BoundContext {
             user_id: None,
             verified_customer_id: self.session.verified_customer_id.clone(),
@@ -462,12 +520,22 @@ impl TurnRun {
         if needs_user {
             match self.actor().await {
                 Ok(actor) => context.user_id = Some(actor.user_id().0.clone()),
-                Err(refusal) => return self.refuse(call, refusal, rationale).await,
+                Err(refusal) => {
+                    return self
+                        .refuse(call, refusal, rationale)
+                        .await
+                        .map(ToolStep::Done);
+                }
             }
         }
         let checked = match check_contract(&self.agent, capability, call, &context) {
             Ok(checked) => checked,
-            Err(refusal) => return self.refuse(call, refusal, rationale).await,
+            Err(refusal) => {
+                return self
+                    .refuse(call, refusal, rationale)
+                    .await
+                    .map(ToolStep::Done);
+            }
         };
         let capability = checked.capability;
         let classification = capability.spec.classification;
@@ -504,7 +572,7 @@ impl TurnRun {
         let decision = self
             .runtime
             .identity()
-            .authorize(&self.caller.actor, Action::CallCapability, resource)
+            .authorize(&self.caller.actor, Action::CallCapability, resource.clone())
             .await;
         let allowed = decision.is_ok();
         self.record(StepRecord::new(
@@ -526,25 +594,34 @@ impl TurnRun {
                         format!("the tenant's policies do not allow this call: {error}"),
                     )),
                 )
-                .await;
+                .await
+                .map(ToolStep::Done);
         }
-        if capability.spec.human_in_the_loop.has_human() {
-            // Fail closed until confirmation and approval can hold the call for a person.
-            return self
-                .tool_result(
-                    call,
-                    Err(Refusal::new(
-                        "human_in_the_loop",
-                        "this action needs a person's confirmation or approval, which this \
-                         server cannot collect yet; it was not run. Tell the person what you \
-                         would have done.",
-                    )),
-                )
-                .await;
+        // The review floor: the capability's mode, raised by tenant policy and by the model.
+        let floor = PolicyFloor {
+            confirmation: !self
+                .allowed(Action::RunWithoutConfirmation, &resource)
+                .await,
+            approval: !self.allowed(Action::RunWithoutApproval, &resource).await,
+        };
+        let gate = required_gate(
+            &capability.spec,
+            &checked.arguments,
+            floor,
+            checked.approval_request.is_some(),
+        );
+        if gate != Gate::None {
+            let request = crate::hitl::hold(self, call, &checked, gate).await?;
+            return Ok(ToolStep::Held(Box::new(request)));
         }
         let actor = match self.actor().await {
             Ok(actor) => actor,
-            Err(refusal) => return self.tool_result(call, Err(refusal)).await,
+            Err(refusal) => {
+                return self
+                    .tool_result(call, Err(refusal))
+                    .await
+                    .map(ToolStep::Done);
+            }
         };
         let source: &dyn RecordSource = &self.runtime.inner.records;
         let result = execute(source, &actor, &checked.backend).await;
@@ -567,13 +644,24 @@ impl TurnRun {
                 payload.insert("content".to_owned(), self.content(&output.content).await?);
                 payload.insert(TRANSCRIPT_KEY.to_owned(), self.seal(&message).await?);
                 self.record(StepRecord::new("tool_result", payload)).await?;
-                Ok(message)
+                Ok(ToolStep::Done(message))
             }
             Err(error) => {
                 let refusal = Refusal::new("execution", record_error_message(&error));
-                self.tool_result(call, Err(refusal)).await
+                self.tool_result(call, Err(refusal))
+                    .await
+                    .map(ToolStep::Done)
             }
         }
+    }
+
+    /// Whether Cedar permits `action` on the capability for the caller; an error denies.
+    async fn allowed(&self, action: Action, resource: &Resource) -> bool {
+        self.runtime
+            .identity()
+            .authorize(&self.caller.actor, action, resource.clone())
+            .await
+            .is_ok()
     }
 
     /// A call refused before it was recorded as a tool call: both steps, then the result.
@@ -623,7 +711,7 @@ impl TurnRun {
     }
 
     /// An error result for the model, recorded as a tool result.
-    async fn tool_result(
+    pub(crate) async fn tool_result(
         &mut self,
         call: &ToolCall,
         result: Result<(), Refusal>,
@@ -650,7 +738,7 @@ impl TurnRun {
 
     /// Whose record access tool calls run with: the agent's declared service user, the
     /// person asking (employee agents), or the verified customer (service agents).
-    async fn actor(&mut self) -> Result<RecordActor, Refusal> {
+    pub(crate) async fn actor(&mut self) -> Result<RecordActor, Refusal> {
         if let Some(actor) = &self.actor {
             return Ok(actor.clone());
         }
@@ -720,10 +808,17 @@ impl TurnRun {
     /// newer message took over), the steps above were stored as not applied and the finish
     /// is refused by the store: the outcome then says so.
     async fn finish(mut self, ending: Ending) -> RuntimeResult<TurnOutcome> {
+        let mut pending = None;
         let (status, reply, reason) = match ending {
             Ending::Answered(text) => (TurnStatus::Completed, Some(text), None),
             Ending::Halted(reason) => (TurnStatus::Halted, None, Some(reason)),
             Ending::Failed(reason) => (TurnStatus::Failed, None, Some(reason)),
+            // The turn stops here; a person's decision resumes it.
+            Ending::Waiting(request) => {
+                let reason = request.waiting_reason();
+                pending = Some(*request);
+                (TurnStatus::Halted, None, Some(reason))
+            }
         };
         let mut payload = details([("status", Value::from(status.as_str()))]);
         if let Some(reason) = &reason {
@@ -761,7 +856,10 @@ impl TurnRun {
             .await;
         runtime.identity().audit_log().nudge();
         let (status, reply, reason) = match finished {
-            Ok(_) => (status.as_str(), reply, reason),
+            Ok(_) => match &pending {
+                Some(request) => (request.outcome_status(), reply, reason),
+                None => (status.as_str(), reply, reason),
+            },
             Err(heddle_store::StoreError::Conflict { .. }) => (
                 "abandoned",
                 None,
@@ -785,10 +883,11 @@ impl TurnRun {
             output_tokens: self.spent.turn.output_tokens,
             estimated_cost_usd: self.spent.turn.cost_micros as f64 / 1_000_000.0,
             abandoned_turn: None,
+            pending_action: pending,
         })
     }
 
-    fn subject(&self) -> Subject<'static> {
+    pub(crate) fn subject(&self) -> Subject<'static> {
         Subject {
             tenant_id: self.tenant_id(),
             environment: Some(self.session.environment),
@@ -798,7 +897,7 @@ impl TurnRun {
     }
 
     /// Text as the content-privacy setting shows it (a digest by default).
-    async fn content(&self, text: &str) -> RuntimeResult<Value> {
+    pub(crate) async fn content(&self, text: &str) -> RuntimeResult<Value> {
         record_content(
             self.runtime.identity().vault(),
             self.tenant_id(),
@@ -809,12 +908,12 @@ impl TurnRun {
         .map_err(|err| RuntimeError::Unavailable(format!("cannot record content: {err}")))
     }
 
-    async fn seal(&self, message: &Message) -> RuntimeResult<Value> {
+    pub(crate) async fn seal(&self, message: &Message) -> RuntimeResult<Value> {
         seal_message(&self.keys, self.session.id, message).await
     }
 
     /// Stores a step with its audit event (which carries everything but the sealed entry).
-    async fn record(&mut self, step: StepRecord) -> RuntimeResult<()> {
+    pub(crate) async fn record(&mut self, step: StepRecord) -> RuntimeResult<()> {
         let identity = self.runtime.identity();
         let mut audit_details = step.payload.clone();
         audit_details.remove(TRANSCRIPT_KEY);

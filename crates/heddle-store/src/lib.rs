@@ -15,6 +15,7 @@ mod config_snapshots;
 mod db_error;
 mod error;
 mod paging;
+mod pending_actions;
 pub mod postgres;
 mod record_orgs;
 mod records;
@@ -42,6 +43,10 @@ pub use config_snapshots::{
     ConfigSnapshot, ConfigSnapshotStore, ConfigSnapshotSummary, NewConfigSnapshot,
 };
 pub use error::StoreError;
+pub use pending_actions::{
+    Decision, HitlMode, NewPendingAction, OnStale, PendingAction, PendingActionStore,
+    PendingFilter, PendingStatus,
+};
 pub use record_orgs::{RecordOrgStore, StoredRecordOrg};
 pub use records::{QueryPage, RecordQueryError, RecordStore, RecordWriteError, VisibleRecord};
 pub use secrets::{NewSecret, SealedSecret, SecretFilter, SecretRotation, SecretStore};
@@ -73,6 +78,7 @@ pub trait Store:
     + ConfigSnapshotStore
     + SessionStore
     + VerificationStore
+    + PendingActionStore
     + HealthStore
 {
 }
@@ -92,6 +98,7 @@ impl<T> Store for T where
         + ConfigSnapshotStore
         + SessionStore
         + VerificationStore
+        + PendingActionStore
         + HealthStore
 {
 }

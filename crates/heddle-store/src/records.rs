@@ -55,6 +55,11 @@ pub enum RecordWriteError {
     /// A create with an id that already exists in the tenant.
     #[error("record `{id}` already exists")]
     Conflict { id: RecordId },
+    /// A write with an idempotency key under which an effect was already applied: nothing
+    /// was written now (no change, no audit event). `result` is what the first write stored
+    /// (see [`RecordStore::create_record`]).
+    #[error("a change with this idempotency key was already applied")]
+    AlreadyApplied { result: JsonValue },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -118,6 +123,18 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
     /// null field is an absent field). Values are not validated here (the service runs
     /// [`heddle_records::validate_fields`] first). [`RecordWriteError::Conflict`] when the id
     /// exists, checked only after the access check passed.
+    ///
+    /// With an `idempotency_key` the write applies at most once per key in the tenant: when
+    /// an effect was applied under the key, [`RecordWriteError::AlreadyApplied`] returns the
+    /// result stored then and nothing is written or checked; otherwise the key is stored in
+    /// `action_effects` in the write's transaction with the result `{"action": "create",
+    /// "object": …, "id": …}` (`update`/`delete` for the siblings). Attempts with the same key
+    /// are serialized, so even concurrent ones (from several processes) write once. A
+    /// refused or failed write stores no key, so it can be retried.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "tenant, access context, record, time, idempotency key, audit"
+    )]
     async fn create_record(
         &self,
         tenant_id: TenantId,
@@ -125,6 +142,7 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
         user: &OrgUser,
         record: Record,
         at: OffsetDateTime,
+        idempotency_key: Option<&str>,
         audit: NewAuditEvent,
     ) -> Result<Record, RecordWriteError>;
 
@@ -133,9 +151,10 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
     /// [`heddle_records::check_update`], merges and sets `updated_at` to `at`. A JSON null
     /// removes the field (the evaluator treats a null and a missing field alike). Returns the
     /// record as stored. [`RecordWriteError::NotFound`] when it is absent or not visible.
+    /// `idempotency_key` as for [`RecordStore::create_record`].
     #[allow(
         clippy::too_many_arguments,
-        reason = "tenant, access context, target, change, time, audit"
+        reason = "tenant, access context, target, change, time, idempotency key, audit"
     )]
     async fn update_record(
         &self,
@@ -145,12 +164,19 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
         id: &RecordId,
         changes: BTreeMap<String, JsonValue>,
         at: OffsetDateTime,
+        idempotency_key: Option<&str>,
         audit: NewAuditEvent,
     ) -> Result<Record, RecordWriteError>;
 
     /// Deletes the record `id` as `user` in one transaction with `audit`, after
     /// [`heddle_records::check_delete`]. [`RecordWriteError::NotFound`] when it is absent or
     /// not visible. Children that named it as their parent stay (and then grant nothing).
+    /// `idempotency_key` as for [`RecordStore::create_record`] (`at` stamps its row); a
+    /// retried delete under its key reports `AlreadyApplied`, not `NotFound`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "tenant, access context, target, time, idempotency key, audit"
+    )]
     async fn delete_record(
         &self,
         tenant_id: TenantId,
@@ -158,6 +184,7 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
         user: &OrgUser,
         id: &RecordId,
         at: OffsetDateTime,
+        idempotency_key: Option<&str>,
         audit: NewAuditEvent,
     ) -> Result<(), RecordWriteError>;
 }
@@ -184,6 +211,28 @@ pub(crate) fn parent_id(org: &Org, record: &Record) -> Option<RecordId> {
         .filter(|_| object.sharing_default == OrgWideDefault::ControlledByParent)?;
     let value = record.fields.get(&parent.field)?.as_str()?;
     RecordId::parse(value).ok()
+}
+
+/// Which write an effect row records.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum EffectAction {
+    Create,
+    Update,
+    Delete,
+}
+
+/// The result a record write stores under its idempotency key: what it did, to which record.
+pub(crate) fn effect_result(action: EffectAction, id: &RecordId, object: &str) -> JsonValue {
+    let action = match action {
+        EffectAction::Create => "create",
+        EffectAction::Update => "update",
+        EffectAction::Delete => "delete",
+    };
+    JsonValue::from_iter([
+        ("action", JsonValue::from(action)),
+        ("object", JsonValue::from(object)),
+        ("id", JsonValue::from(id.as_str())),
+    ])
 }
 
 /// A refused write check as the caller sees it: a record the user cannot see is not found.

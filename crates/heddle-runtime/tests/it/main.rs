@@ -9,6 +9,7 @@
 )]
 
 mod harness;
+mod hitl;
 mod providers;
 mod service;
 mod turns;

@@ -143,7 +143,10 @@ async fn a_peers_record_is_not_found_and_a_person_in_the_loop_is_never_skipped()
     assert_eq!(results[0]["stage"], "execution");
     assert!(results[0]["error"].as_str().unwrap().contains("not found"));
     assert_eq!(results[1]["ok"], true);
-    assert_eq!(results[2]["stage"], "human_in_the_loop");
+    // The rename waits for Ana's confirmation; it has not run.
+    assert_eq!(results.len(), 2);
+    assert_eq!(outcome.status, "awaiting_confirmation", "{outcome:?}");
+    assert_eq!(steps_of(&view, "hitl_requested").len(), 1);
     // Nothing was renamed.
     let actor = world.records.user_actor(&ana).await.unwrap();
     let record = world

@@ -620,7 +620,7 @@ async fn malformed_and_bound_arguments_go_back_to_the_model_unexecuted() {
 }
 
 #[tokio::test]
-async fn a_peers_record_is_not_found_and_a_confirmed_write_does_not_run() {
+async fn a_peers_record_is_not_found_and_a_write_waits_for_confirmation() {
     let w = World::start().await;
     let (alpine, borealis) = (id("001", 1), id("001", 2));
     w.apply(
@@ -633,9 +633,7 @@ async fn a_peers_record_is_not_found_and_a_confirmed_write_does_not_run() {
   tool_calls:
     - name: rename_account
       arguments: {{ account_id: "{alpine}", name: Hijacked }}
-- expect:
-    last_tool_result_contains: human_in_the_loop
-  text: I need your confirmation to rename Alpine."#
+- text: unused"#
         ),
         "",
         UNUSED,
@@ -646,10 +644,14 @@ async fn a_peers_record_is_not_found_and_a_confirmed_write_does_not_run() {
     let outcome = w
         .say(&ana, &session, "Show Borealis, then rename Alpine.")
         .await;
-    assert_eq!(outcome["status"], "completed", "{outcome}");
+    assert_eq!(outcome["status"], "awaiting_confirmation", "{outcome}");
+    assert_eq!(outcome["pending_action"]["capability"], "rename_account");
+    assert_eq!(outcome["pending_action"]["arguments"]["name"], "Hijacked");
+    assert!(outcome["pending_action"]["confirmation_token"].is_string());
 
     let execution = w.execution(&outcome).await;
-    // Both calls pass the contract and Cedar; the record org and the missing person stop them.
+    // Both calls pass the contract and Cedar; the record org stops the first, and the
+    // second waits for Ana's confirmation.
     let decisions = details(&execution, "policy_decision");
     assert_eq!(
         decisions
@@ -667,8 +669,8 @@ async fn a_peers_record_is_not_found_and_a_confirmed_write_does_not_run() {
         results[0]
     );
     assert!(!execution.to_string().contains("Borealis"), "{execution}");
-    assert_eq!(results[1]["ok"], false);
-    assert_eq!(results[1]["stage"], "human_in_the_loop");
+    assert_eq!(results.len(), 1, "the rename has no result yet");
+    assert_eq!(details(&execution, "hitl_requested").len(), 1);
     let account = json(
         w.get(&ana, &format!("/v1/records/Account/{alpine}")).await,
         200,

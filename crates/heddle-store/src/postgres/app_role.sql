@@ -46,3 +46,8 @@ GRANT SELECT, INSERT ON execution_steps TO heddle_app;
 
 -- Customer verification challenges: created, counted and closed, never deleted.
 GRANT SELECT, INSERT, UPDATE ON verification_challenges TO heddle_app;
+
+-- Pending actions (human in the loop): created, decided, claimed and finished, never deleted.
+GRANT SELECT, INSERT, UPDATE ON pending_actions TO heddle_app;
+-- Effects applied under an idempotency key: append-only (the triggers refuse the rest).
+GRANT SELECT, INSERT ON action_effects TO heddle_app;

@@ -1,7 +1,9 @@
 //! User-mode record writes on PostgreSQL. Each runs in one transaction that locks what the
 //! pure check reads: the record written `FOR UPDATE`, its controlled-by-parent chain `FOR
 //! SHARE` (a concurrent writer cannot re-parent, change or delete a parent the check relied
-//! on until this write commits).
+//! on until this write commits). A write with an idempotency key first takes a
+//! transaction-scoped advisory lock on the key, so attempts with the same key run one after
+//! the other and the later one finds the key the earlier one committed.
 
 use std::collections::BTreeMap;
 
@@ -11,15 +13,17 @@ use heddle_records::{
 };
 use heddle_types::TenantId;
 use sqlx::types::{Json, JsonValue};
-use sqlx::{Postgres, Transaction};
+use sqlx::{PgExecutor, Postgres, Transaction};
 use time::OffsetDateTime;
 
 use super::PgStore;
 use super::audit::insert_outbox_event;
 
 use crate::db_error::{is_foreign_key_violation, not_found};
-use crate::records::{RecordWriteError, merge_fields, parent_id, refused};
-use crate::{NewAuditEvent, StoreError};
+use crate::records::{
+    EffectAction, RecordWriteError, effect_result, merge_fields, parent_id, refused,
+};
+use crate::{NewAuditEvent, StoreError, StoreResult};
 
 /// `id, object, owner_id, fields` of a records row.
 type RecordRow = (String, String, String, Json<BTreeMap<String, JsonValue>>);
@@ -95,7 +99,81 @@ async fn load_parent_chain(
     Ok(())
 }
 
+/// The result stored with the effect applied under `key`, if one was.
+pub(super) async fn select_effect<'e>(
+    executor: impl PgExecutor<'e>,
+    tenant_id: TenantId,
+    key: &str,
+) -> StoreResult<Option<JsonValue>> {
+    let result: Option<Json<JsonValue>> = sqlx::query_scalar(
+        "SELECT result FROM action_effects WHERE tenant_id = $1 AND idempotency_key = $2",
+    )
+    .bind(tenant_id.as_uuid())
+    .bind(key)
+    .fetch_optional(executor)
+    .await?;
+    Ok(result.map(|Json(result)| result))
+}
+
+/// Serializes the attempts with `key` (an advisory lock held until the transaction ends),
+/// then fails with [`RecordWriteError::AlreadyApplied`] when an effect was applied under it.
+/// A write without a key always proceeds. The lookup runs after the lock is granted, so it
+/// sees what an attempt that held the lock before committed.
+async fn ensure_not_applied(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    key: Option<&str>,
+) -> Result<(), RecordWriteError> {
+    let Some(key) = key else {
+        return Ok(());
+    };
+    // A hash collision between two keys only makes them wait for each other.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text || ':' || $2, 0))")
+        .bind(tenant_id.as_uuid())
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    match select_effect(&mut **tx, tenant_id, key).await? {
+        Some(result) => Err(RecordWriteError::AlreadyApplied { result }),
+        None => Ok(()),
+    }
+}
+
+/// Commits the write, storing its effect under `key` first when given: both or neither.
+async fn commit_with_effect(
+    mut tx: Tx,
+    tenant_id: TenantId,
+    key: Option<&str>,
+    result: JsonValue,
+    at: OffsetDateTime,
+) -> Result<(), RecordWriteError> {
+    if let Some(key) = key {
+        // The advisory lock keeps a second attempt out; should the key exist anyway, the
+        // write is undone rather than applied twice.
+        let inserted = sqlx::query(
+            "INSERT INTO action_effects (tenant_id, idempotency_key, result, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
+        )
+        .bind(tenant_id.as_uuid())
+        .bind(key)
+        .bind(Json(&result))
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            let stored = select_effect(&mut *tx, tenant_id, key).await?;
+            tx.rollback().await?;
+            return Err(RecordWriteError::AlreadyApplied {
+                result: stored.unwrap_or(result),
+            });
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 impl PgStore {
+    #[expect(clippy::too_many_arguments, reason = "the trait method's arguments")]
     pub(super) async fn write_create_record(
         &self,
         tenant_id: TenantId,
@@ -103,9 +181,11 @@ impl PgStore {
         user: &OrgUser,
         mut record: Record,
         at: OffsetDateTime,
+        idempotency_key: Option<&str>,
         audit: NewAuditEvent,
     ) -> Result<Record, RecordWriteError> {
         let mut tx = self.pool.begin().await?;
+        ensure_not_applied(&mut tx, tenant_id, idempotency_key).await?;
         let mut lookup = Vec::new();
         load_parent_chain(&mut tx, tenant_id, org, &record, &mut lookup).await?;
         check_create(org, user, &record, &lookup).map_err(refused)?;
@@ -136,7 +216,8 @@ impl PgStore {
             return Err(RecordWriteError::Conflict { id: record.id });
         }
         insert_outbox_event(&mut *tx, &audit).await?;
-        tx.commit().await?;
+        let effect = effect_result(EffectAction::Create, &record.id, &record.object);
+        commit_with_effect(tx, tenant_id, idempotency_key, effect, at).await?;
         Ok(record)
     }
 
@@ -149,9 +230,11 @@ impl PgStore {
         id: &RecordId,
         changes: BTreeMap<String, JsonValue>,
         at: OffsetDateTime,
+        idempotency_key: Option<&str>,
         audit: NewAuditEvent,
     ) -> Result<Record, RecordWriteError> {
         let mut tx = self.pool.begin().await?;
+        ensure_not_applied(&mut tx, tenant_id, idempotency_key).await?;
         let Some(current) = select_record(&mut tx, tenant_id, id, Lock::Update).await? else {
             return Err(RecordWriteError::NotFound { id: id.clone() });
         };
@@ -176,19 +259,24 @@ impl PgStore {
         .execute(&mut *tx)
         .await?;
         insert_outbox_event(&mut *tx, &audit).await?;
-        tx.commit().await?;
+        let effect = effect_result(EffectAction::Update, &updated.id, &updated.object);
+        commit_with_effect(tx, tenant_id, idempotency_key, effect, at).await?;
         Ok(updated)
     }
 
+    #[expect(clippy::too_many_arguments, reason = "the trait method's arguments")]
     pub(super) async fn write_delete_record(
         &self,
         tenant_id: TenantId,
         org: &Org,
         user: &OrgUser,
         id: &RecordId,
+        at: OffsetDateTime,
+        idempotency_key: Option<&str>,
         audit: NewAuditEvent,
     ) -> Result<(), RecordWriteError> {
         let mut tx = self.pool.begin().await?;
+        ensure_not_applied(&mut tx, tenant_id, idempotency_key).await?;
         let Some(current) = select_record(&mut tx, tenant_id, id, Lock::Update).await? else {
             return Err(RecordWriteError::NotFound { id: id.clone() });
         };
@@ -201,7 +289,8 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
         insert_outbox_event(&mut *tx, &audit).await?;
-        tx.commit().await?;
+        let effect = effect_result(EffectAction::Delete, &current.id, &current.object);
+        commit_with_effect(tx, tenant_id, idempotency_key, effect, at).await?;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! User-mode record writes on SQLite. Each runs in one `BEGIN IMMEDIATE` transaction: the
 //! write lock is taken up front, so the record and the parent chain the pure check reads
-//! cannot change before the write commits.
+//! cannot change before the write commits, and a write with an idempotency key looks the key
+//! up and stores it under the same lock (two attempts cannot both miss it).
 
 use std::collections::BTreeMap;
 
@@ -10,15 +11,17 @@ use heddle_records::{
 };
 use heddle_types::TenantId;
 use sqlx::types::{Json, JsonValue};
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Sqlite, SqliteExecutor, Transaction};
 use time::OffsetDateTime;
 
 use super::audit::insert_outbox_event;
 use super::{BEGIN_IMMEDIATE, SqliteStore, to_micros};
 
 use crate::db_error::{is_foreign_key_violation, not_found};
-use crate::records::{RecordWriteError, merge_fields, parent_id, refused};
-use crate::{NewAuditEvent, StoreError};
+use crate::records::{
+    EffectAction, RecordWriteError, effect_result, merge_fields, parent_id, refused,
+};
+use crate::{NewAuditEvent, StoreError, StoreResult};
 
 /// `id, object, owner_id, fields` of a records row.
 type RecordRow = (String, String, String, Json<BTreeMap<String, JsonValue>>);
@@ -76,7 +79,73 @@ async fn load_parent_chain(
     Ok(())
 }
 
+/// The result stored with the effect applied under `key`, if one was.
+pub(super) async fn select_effect<'e>(
+    executor: impl SqliteExecutor<'e>,
+    tenant_id: TenantId,
+    key: &str,
+) -> StoreResult<Option<JsonValue>> {
+    let result: Option<Json<JsonValue>> = sqlx::query_scalar(
+        "SELECT result FROM action_effects WHERE tenant_id = $1 AND idempotency_key = $2",
+    )
+    .bind(tenant_id.as_uuid())
+    .bind(key)
+    .fetch_optional(executor)
+    .await?;
+    Ok(result.map(|Json(result)| result))
+}
+
+/// Fails with [`RecordWriteError::AlreadyApplied`] when an effect was applied under `key`
+/// (the transaction is rolled back); a write without a key always proceeds.
+async fn ensure_not_applied(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    key: Option<&str>,
+) -> Result<(), RecordWriteError> {
+    let Some(key) = key else {
+        return Ok(());
+    };
+    match select_effect(&mut **tx, tenant_id, key).await? {
+        Some(result) => Err(RecordWriteError::AlreadyApplied { result }),
+        None => Ok(()),
+    }
+}
+
+/// Commits the write, storing its effect under `key` first when given: both or neither.
+async fn commit_with_effect(
+    mut tx: Tx,
+    tenant_id: TenantId,
+    key: Option<&str>,
+    result: JsonValue,
+    at: OffsetDateTime,
+) -> Result<(), RecordWriteError> {
+    if let Some(key) = key {
+        // Under the write lock the key cannot have appeared since it was looked up; if it
+        // somehow has, the write is undone rather than applied twice.
+        let inserted = sqlx::query(
+            "INSERT INTO action_effects (tenant_id, idempotency_key, result, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
+        )
+        .bind(tenant_id.as_uuid())
+        .bind(key)
+        .bind(Json(&result))
+        .bind(to_micros(at))
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            let stored = select_effect(&mut *tx, tenant_id, key).await?;
+            tx.rollback().await?;
+            return Err(RecordWriteError::AlreadyApplied {
+                result: stored.unwrap_or(result),
+            });
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 impl SqliteStore {
+    #[expect(clippy::too_many_arguments, reason = "the trait method's arguments")]
     pub(super) async fn write_create_record(
         &self,
         tenant_id: TenantId,
@@ -84,9 +153,11 @@ impl SqliteStore {
         user: &OrgUser,
         mut record: Record,
         at: OffsetDateTime,
+        idempotency_key: Option<&str>,
         audit: NewAuditEvent,
     ) -> Result<Record, RecordWriteError> {
         let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
+        ensure_not_applied(&mut tx, tenant_id, idempotency_key).await?;
         let mut lookup = Vec::new();
         load_parent_chain(&mut tx, tenant_id, org, &record, &mut lookup).await?;
         check_create(org, user, &record, &lookup).map_err(refused)?;
@@ -117,7 +188,8 @@ impl SqliteStore {
             return Err(RecordWriteError::Conflict { id: record.id });
         }
         insert_outbox_event(&mut *tx, &audit).await?;
-        tx.commit().await?;
+        let effect = effect_result(EffectAction::Create, &record.id, &record.object);
+        commit_with_effect(tx, tenant_id, idempotency_key, effect, at).await?;
         Ok(record)
     }
 
@@ -130,9 +202,11 @@ impl SqliteStore {
         id: &RecordId,
         changes: BTreeMap<String, JsonValue>,
         at: OffsetDateTime,
+        idempotency_key: Option<&str>,
         audit: NewAuditEvent,
     ) -> Result<Record, RecordWriteError> {
         let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
+        ensure_not_applied(&mut tx, tenant_id, idempotency_key).await?;
         let Some(current) = select_record(&mut tx, tenant_id, id).await? else {
             return Err(RecordWriteError::NotFound { id: id.clone() });
         };
@@ -157,19 +231,24 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await?;
         insert_outbox_event(&mut *tx, &audit).await?;
-        tx.commit().await?;
+        let effect = effect_result(EffectAction::Update, &updated.id, &updated.object);
+        commit_with_effect(tx, tenant_id, idempotency_key, effect, at).await?;
         Ok(updated)
     }
 
+    #[expect(clippy::too_many_arguments, reason = "the trait method's arguments")]
     pub(super) async fn write_delete_record(
         &self,
         tenant_id: TenantId,
         org: &Org,
         user: &OrgUser,
         id: &RecordId,
+        at: OffsetDateTime,
+        idempotency_key: Option<&str>,
         audit: NewAuditEvent,
     ) -> Result<(), RecordWriteError> {
         let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
+        ensure_not_applied(&mut tx, tenant_id, idempotency_key).await?;
         let Some(current) = select_record(&mut tx, tenant_id, id).await? else {
             return Err(RecordWriteError::NotFound { id: id.clone() });
         };
@@ -182,7 +261,8 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         insert_outbox_event(&mut *tx, &audit).await?;
-        tx.commit().await?;
+        let effect = effect_result(EffectAction::Delete, &current.id, &current.object);
+        commit_with_effect(tx, tenant_id, idempotency_key, effect, at).await?;
         Ok(())
     }
 }

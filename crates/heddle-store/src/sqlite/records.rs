@@ -95,9 +95,10 @@ impl RecordStore for SqliteStore {
         user: &OrgUser,
         record: Record,
         at: OffsetDateTime,
+        idempotency_key: Option<&str>,
         audit: NewAuditEvent,
     ) -> Result<Record, crate::RecordWriteError> {
-        self.write_create_record(tenant_id, org, user, record, at, audit)
+        self.write_create_record(tenant_id, org, user, record, at, idempotency_key, audit)
             .await
     }
 
@@ -109,10 +110,20 @@ impl RecordStore for SqliteStore {
         id: &RecordId,
         changes: BTreeMap<String, JsonValue>,
         at: OffsetDateTime,
+        idempotency_key: Option<&str>,
         audit: NewAuditEvent,
     ) -> Result<Record, crate::RecordWriteError> {
-        self.write_update_record(tenant_id, org, user, id, changes, at, audit)
-            .await
+        self.write_update_record(
+            tenant_id,
+            org,
+            user,
+            id,
+            changes,
+            at,
+            idempotency_key,
+            audit,
+        )
+        .await
     }
 
     async fn delete_record(
@@ -121,10 +132,11 @@ impl RecordStore for SqliteStore {
         org: &Org,
         user: &OrgUser,
         id: &RecordId,
-        _at: OffsetDateTime,
+        at: OffsetDateTime,
+        idempotency_key: Option<&str>,
         audit: NewAuditEvent,
     ) -> Result<(), crate::RecordWriteError> {
-        self.write_delete_record(tenant_id, org, user, id, audit)
+        self.write_delete_record(tenant_id, org, user, id, at, idempotency_key, audit)
             .await
     }
 

@@ -34,6 +34,7 @@ mod config_snapshots;
 mod engines;
 mod fixtures;
 mod harness;
+mod pending_actions;
 mod policies;
 mod record_orgs;
 mod record_query;

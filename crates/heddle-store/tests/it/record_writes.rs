@@ -67,11 +67,11 @@ const ID_SPACE: u64 = 14;
 /// Record numbers of the long node chain, outside `ID_SPACE`.
 const CHAIN_BASE: u64 = 1_000;
 
-fn id(prefix: &str, n: u64) -> RecordId {
+pub(crate) fn id(prefix: &str, n: u64) -> RecordId {
     RecordId::generate(prefix, n).unwrap()
 }
 
-fn text(value: &str) -> JsonValue {
+pub(crate) fn text(value: &str) -> JsonValue {
     JsonValue::from(value)
 }
 
@@ -473,6 +473,9 @@ fn store_outcome<T>(
         Err(RecordWriteError::Denied(denied)) => Outcome::Denied(denied),
         Err(RecordWriteError::Conflict { .. }) => Outcome::Conflict,
         Err(RecordWriteError::Store(err)) => panic!("store error: {err}"),
+        Err(RecordWriteError::AlreadyApplied { result }) => {
+            panic!("no idempotency key was given, yet already applied: {result}")
+        }
     }
 }
 
@@ -645,7 +648,7 @@ async fn writes_match_the_reference_checks(db: TestDb) {
                         })),
                     };
                     let got = store
-                        .create_record(acme.id, &org, user, record, at(2), audit)
+                        .create_record(acme.id, &org, user, record, at(2), None, audit)
                         .await;
                     (expected, store_outcome(got, Some))
                 }
@@ -672,7 +675,7 @@ async fn writes_match_the_reference_checks(db: TestDb) {
                         }
                     };
                     let got = store
-                        .update_record(acme.id, &org, user, &record_id, changes, at(3), audit)
+                        .update_record(acme.id, &org, user, &record_id, changes, at(3), None, audit)
                         .await;
                     (expected, store_outcome(got, Some))
                 }
@@ -686,7 +689,7 @@ async fn writes_match_the_reference_checks(db: TestDb) {
                         },
                     };
                     let got = store
-                        .delete_record(acme.id, &org, user, &record_id, at(4), audit)
+                        .delete_record(acme.id, &org, user, &record_id, at(4), None, audit)
                         .await;
                     (expected, store_outcome(got, |()| None))
                 }
@@ -881,7 +884,12 @@ fn small_org(users: Vec<OrgUser>) -> Org {
     }
 }
 
-fn record(object: &str, id: RecordId, owner: &str, fields: &[(&str, JsonValue)]) -> Record {
+pub(crate) fn record(
+    object: &str,
+    id: RecordId,
+    owner: &str,
+    fields: &[(&str, JsonValue)],
+) -> Record {
     Record {
         id,
         object: object.to_owned(),
@@ -890,7 +898,7 @@ fn record(object: &str, id: RecordId, owner: &str, fields: &[(&str, JsonValue)])
     }
 }
 
-fn changes(fields: &[(&str, JsonValue)]) -> BTreeMap<String, JsonValue> {
+pub(crate) fn changes(fields: &[(&str, JsonValue)]) -> BTreeMap<String, JsonValue> {
     fields
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
@@ -898,14 +906,14 @@ fn changes(fields: &[(&str, JsonValue)]) -> BTreeMap<String, JsonValue> {
 }
 
 /// The sales team of `small_org`, with two accounts: `mine` (rep's) and `theirs` (peer's).
-struct Team {
-    org: Org,
-    rep: OrgUser,
-    peer: OrgUser,
-    vp: OrgUser,
-    tenant_id: TenantId,
-    mine: RecordId,
-    theirs: RecordId,
+pub(crate) struct Team {
+    pub(crate) org: Org,
+    pub(crate) rep: OrgUser,
+    pub(crate) peer: OrgUser,
+    pub(crate) vp: OrgUser,
+    pub(crate) tenant_id: TenantId,
+    pub(crate) mine: RecordId,
+    pub(crate) theirs: RecordId,
 }
 
 impl Team {
@@ -914,7 +922,7 @@ impl Team {
     }
 }
 
-async fn team(store: &dyn Store) -> Team {
+pub(crate) async fn team(store: &dyn Store) -> Team {
     let (rep, peer, vp) = (
         internal("rep", Some("rep")),
         internal("peer", Some("rep")),
@@ -948,7 +956,12 @@ async fn team(store: &dyn Store) -> Team {
 }
 
 /// The record as stored, read by the auditor.
-async fn read(store: &dyn Store, tenant_id: TenantId, org: &Org, id: &RecordId) -> Option<Record> {
+pub(crate) async fn read(
+    store: &dyn Store,
+    tenant_id: TenantId,
+    org: &Org,
+    id: &RecordId,
+) -> Option<Record> {
     let mut org = org.clone();
     let auditor = auditor(&mut org);
     store
@@ -989,6 +1002,7 @@ async fn a_field_without_edit_access_is_rejected_by_name_and_nothing_changes(db:
             &t.mine,
             wanted.clone(),
             at(2),
+            None,
             event(t.tenant_id, "record.update"),
         )
         .await
@@ -1021,6 +1035,7 @@ async fn a_field_without_edit_access_is_rejected_by_name_and_nothing_changes(db:
                 &[("Industry", text("Finance"))],
             ),
             at(2),
+            None,
             event(t.tenant_id, "record.create"),
         )
         .await
@@ -1040,6 +1055,7 @@ async fn a_field_without_edit_access_is_rejected_by_name_and_nothing_changes(db:
             &t.mine,
             kept,
             at(3),
+            None,
             event(t.tenant_id, "record.update"),
         )
         .await
@@ -1071,6 +1087,7 @@ async fn a_rep_cannot_update_a_peers_private_account_but_their_manager_can(db: T
                     &id,
                     rename,
                     at(2),
+                    None,
                     event(tenant_id, "record.update"),
                 )
                 .await
@@ -1094,6 +1111,7 @@ async fn a_rep_cannot_update_a_peers_private_account_but_their_manager_can(db: T
             &t.rep,
             &t.theirs,
             at(2),
+            None,
             event(t.tenant_id, "record.delete"),
         )
         .await
@@ -1141,6 +1159,7 @@ async fn a_read_only_share_cannot_edit(db: TestDb) {
             &t.theirs,
             changes(&[("Name", text("Edited"))]),
             at(2),
+            None,
             event(t.tenant_id, "record.update"),
         )
         .await
@@ -1161,6 +1180,7 @@ async fn a_read_only_share_cannot_edit(db: TestDb) {
             &t.theirs,
             changes(&[("Name", text("Edited"))]),
             at(2),
+            None,
             event(t.tenant_id, "record.update"),
         )
         .await
@@ -1184,6 +1204,7 @@ async fn delete_needs_full_access(db: TestDb) {
                 &user,
                 &id,
                 at(2),
+                None,
                 event(t.tenant_id, "record.delete"),
             )
             .await
@@ -1259,6 +1280,7 @@ async fn a_customer_cannot_create_a_case_for_another_contact(db: TestDb) {
             &alice,
             case(1, &bob_contact),
             at(2),
+            None,
             event(acme.id, "record.create"),
         )
         .await
@@ -1278,6 +1300,7 @@ async fn a_customer_cannot_create_a_case_for_another_contact(db: TestDb) {
             &alice,
             case(2, &alice_contact),
             at(2),
+            None,
             event(acme.id, "record.create"),
         )
         .await
@@ -1292,6 +1315,7 @@ async fn a_customer_cannot_create_a_case_for_another_contact(db: TestDb) {
             &id("500", 2),
             changes(&[("ContactId", text(bob_contact.as_str()))]),
             at(3),
+            None,
             event(acme.id, "record.update"),
         )
         .await
@@ -1337,6 +1361,7 @@ async fn controlled_by_parent_writes_follow_the_parent(db: TestDb) {
                     &contact,
                     fields,
                     at(2),
+                    None,
                     event(t.tenant_id, "record.update"),
                 )
                 .await
@@ -1382,6 +1407,7 @@ async fn controlled_by_parent_writes_follow_the_parent(db: TestDb) {
                 ],
             ),
             at(2),
+            None,
             event(t.tenant_id, "record.create"),
         )
         .await
@@ -1425,6 +1451,7 @@ async fn a_create_with_a_taken_id_conflicts_only_after_the_access_check(db: Test
                     &user,
                     record("Account", taken, "rep", &[("Name", text("Dup"))]),
                     at(2),
+                    None,
                     event(t.tenant_id, "record.create"),
                 )
                 .await
@@ -1475,6 +1502,7 @@ async fn an_audit_event_is_written_exactly_for_committed_writes(db: TestDb) {
             &rep,
             record("Account", new_id.clone(), "rep", &[("Name", text("New"))]),
             at(2),
+            None,
             audit.clone(),
         )
         .await
@@ -1489,6 +1517,7 @@ async fn an_audit_event_is_written_exactly_for_committed_writes(db: TestDb) {
             &rep,
             record("Account", new_id.clone(), "rep", &[("Name", text("Again"))]),
             at(2),
+            None,
             event(t.tenant_id, "record.create"),
         )
         .await
@@ -1501,6 +1530,7 @@ async fn an_audit_event_is_written_exactly_for_committed_writes(db: TestDb) {
             &new_id,
             changes(&[("Industry", text("Retail"))]),
             at(3),
+            None,
             event(t.tenant_id, "record.update"),
         )
         .await
@@ -1513,6 +1543,7 @@ async fn an_audit_event_is_written_exactly_for_committed_writes(db: TestDb) {
             &t.theirs,
             changes(&[("Name", text("No"))]),
             at(3),
+            None,
             event(t.tenant_id, "record.update"),
         )
         .await
@@ -1530,6 +1561,7 @@ async fn an_audit_event_is_written_exactly_for_committed_writes(db: TestDb) {
             &rep,
             &t.theirs,
             at(4),
+            None,
             event(t.tenant_id, "record.delete"),
         )
         .await
@@ -1544,6 +1576,7 @@ async fn an_audit_event_is_written_exactly_for_committed_writes(db: TestDb) {
             &t.theirs,
             changes(&[("Name", text("Shared edit"))]),
             at(3),
+            None,
             audit.clone(),
         )
         .await
@@ -1551,7 +1584,15 @@ async fn an_audit_event_is_written_exactly_for_committed_writes(db: TestDb) {
     committed.push(audit);
     let audit = event(t.tenant_id, "record.delete");
     store
-        .delete_record(t.tenant_id, &t.org, &rep, &new_id, at(4), audit.clone())
+        .delete_record(
+            t.tenant_id,
+            &t.org,
+            &rep,
+            &new_id,
+            at(4),
+            None,
+            audit.clone(),
+        )
         .await
         .unwrap();
     committed.push(audit);
@@ -1620,6 +1661,7 @@ async fn parent_chains_are_followed_to_the_depth_bound(db: TestDb) {
                     &node(k),
                     fields,
                     at(2),
+                    None,
                     event(acme.id, "record.update"),
                 )
                 .await
@@ -1640,6 +1682,7 @@ async fn parent_chains_are_followed_to_the_depth_bound(db: TestDb) {
                         &[("ParentId__c", text(node(parent).as_str()))],
                     ),
                     at(2),
+                    None,
                     event(acme.id, "record.create"),
                 )
                 .await
