@@ -33,6 +33,17 @@ use crate::{Runtime, RuntimeError, RuntimeResult};
 
 /// The vault purpose of a pending action's sealed arguments.
 const ARGUMENTS_PURPOSE: &str = "pending-action-arguments";
+/// Test-only crash points on the way from a decision to a finished action. With
+/// `HEDDLE_TEST_FAILPOINT=<name>` the process announces `heddle-failpoint <name>` on stderr and
+/// stops there for good, so a test can SIGKILL it at exactly that point. Unset in production:
+/// one environment lookup per step.
+async fn failpoint(name: &str) {
+    if std::env::var("HEDDLE_TEST_FAILPOINT").is_ok_and(|armed| armed == name) {
+        eprintln!("heddle-failpoint {name}");
+        std::future::pending::<()>().await;
+    }
+}
+
 /// How long one runner holds an action before another may take it over.
 const RUN_LEASE: time::Duration = time::Duration::minutes(2);
 
@@ -639,6 +650,7 @@ impl Runtime {
             self.identity().audit_log().nudge();
             return Ok(None);
         }
+        failpoint("before_claim").await;
         let owner = self.inner.runner_id.clone();
         let Some(claimed) = self
             .store()
@@ -654,6 +666,7 @@ impl Runtime {
             // Another runner has it.
             return Ok(None);
         };
+        failpoint("after_claim").await;
         let caller = self.requester(&claimed).await?;
         let (_, set) = self
             .inner
@@ -700,6 +713,7 @@ impl Runtime {
                 .is_ok();
 
         let outcome = self.execute_claimed(&mut run, &set, &claimed).await;
+        failpoint("after_effect").await;
         let (succeeded, content, result) = match &outcome {
             Ok(output) => (
                 true,
@@ -735,6 +749,7 @@ impl Runtime {
             )
             .await?;
         self.identity().audit_log().nudge();
+        failpoint("after_finish").await;
         // The result joins the conversation only if the turn resumed; otherwise it is
         // recorded on its turn, not applied.
         let message = Message::ToolResult {
