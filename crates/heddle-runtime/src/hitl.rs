@@ -275,6 +275,9 @@ pub(crate) async fn hold(
         )
         .await?;
     run.runtime.identity().audit_log().nudge();
+    if stored.status == PendingStatus::AwaitingApproval {
+        run.runtime.notify_approvers(&stored);
+    }
     run.record(StepRecord::new(
         "hitl_requested",
         details([
@@ -360,6 +363,9 @@ impl Runtime {
             .await
             .map_err(decision_error)?;
         self.identity().audit_log().nudge();
+        if decided.status == PendingStatus::AwaitingApproval {
+            self.notify_approvers(&decided);
+        }
         let turn = if decided.status == PendingStatus::Approved {
             self.run_approved(decided.clone(), true).await?
         } else {

@@ -27,6 +27,8 @@ pub struct RuntimeSettings {
     pub abandon_grace: Duration,
     pub verification: VerificationSettings,
     pub providers: ProviderSettings,
+    /// Announces actions waiting for approval; none by default.
+    pub approval_webhook: Option<crate::ApprovalWebhook>,
 }
 
 impl Default for RuntimeSettings {
@@ -37,6 +39,7 @@ impl Default for RuntimeSettings {
             abandon_grace: Duration::from_secs(30),
             verification: VerificationSettings::default(),
             providers: ProviderSettings::default(),
+            approval_webhook: None,
         }
     }
 }

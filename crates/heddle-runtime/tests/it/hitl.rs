@@ -488,3 +488,74 @@ fn test_event(world: &World) -> heddle_types::AuditEvent {
         details: serde_json::Map::new(),
     }
 }
+
+#[tokio::test]
+async fn approvers_are_notified_by_a_signed_webhook_without_the_arguments() {
+    use std::sync::{Arc, Mutex};
+
+    /// (signature header, raw body) of each delivery.
+    type Deliveries = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    let received: Deliveries = Arc::default();
+    let sink = Arc::clone(&received);
+    let router = axum::Router::new().fallback(
+        move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let sink = Arc::clone(&sink);
+            async move {
+                let signature = headers
+                    .get("x-heddle-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                sink.lock().unwrap().push((signature, body.to_vec()));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        },
+    );
+    let receiver = heddle_testkit::LoopbackServer::start(router).await.unwrap();
+    let settings = heddle_runtime::RuntimeSettings {
+        approval_webhook: Some(heddle_runtime::ApprovalWebhook {
+            url: format!("{}/hooks/approvals", receiver.url()),
+            secret: heddle_crypto::SecretString::from("webhook-secret-0123456789".to_owned()),
+            console_url: Some("https://heddle.example.com/console".to_owned()),
+            allow_private_addresses: vec!["127.0.0.1/32".parse().unwrap()],
+        }),
+        ..heddle_runtime::RuntimeSettings::default()
+    };
+    let world = World::start_with(settings).await;
+    let mut all = with_mode("approval", "  approval: { approver_role: admin }\n");
+    all[0] = files(&rename_script("Secret Name 42", "- text: x\n"), "")[0].clone();
+    world.apply(&all).await;
+    let ana = world.person(ANA).await;
+    let session = world.session(&ana, "rep_assistant").await;
+    let held = world.say(&ana, session.id, "Rename").await;
+    let request = held.pending_action.unwrap();
+    let mut delivered = Vec::new();
+    for _ in 0..50 {
+        delivered = received.lock().unwrap().clone();
+        if !delivered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(delivered.len(), 1);
+    let (signature, body) = &delivered[0];
+    heddle_siem::verify_webhook_signature(
+        b"webhook-secret-0123456789",
+        signature,
+        body,
+        time::OffsetDateTime::now_utc(),
+        std::time::Duration::from_secs(300),
+    )
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(json["type"], "approval.requested");
+    assert_eq!(json["capability"], "rename_account");
+    assert_eq!(
+        json["link"],
+        format!(
+            "https://heddle.example.com/console/approvals/{}",
+            request.id
+        )
+    );
+    assert!(!String::from_utf8_lossy(body).contains("Secret Name 42"));
+}
