@@ -139,9 +139,13 @@ fn canonical_json(
             .map(|(k, v)| (k.as_str(), &v.doc))
             .collect(),
     };
-    // serde_json's maps are sorted (no `preserve_order`) and the structs' field order is fixed;
-    // serializing plain data cannot fail, an empty output would still hash distinctly.
-    serde_json::to_vec(&canonical).unwrap_or_default()
+    // Keys sorted at every depth by the audit log's canonical form, not by serde_json's map
+    // order: a dependency turns on `preserve_order`, and PostgreSQL's `jsonb` stores keys in
+    // its own order. Serializing plain data cannot fail; an empty output would still hash
+    // distinctly.
+    serde_json::to_value(&canonical)
+        .map(|value| heddle_audit::canonical_json(&value))
+        .unwrap_or_default()
 }
 
 /// The first pass: enough to know what the file is.
@@ -357,7 +361,36 @@ impl ConfigSet {
             })
             .collect();
         let hash = hash_of(&agents, &capabilities, &model_bindings);
-        if hash.trim_start_matches("sha256:") != expected_hash.trim_start_matches("sha256:") {
+        let expected = expected_hash.trim_start_matches("sha256:");
+        // Versions stored before keys were sorted at every depth hashed the documents in the
+        // order they were written; such a version still reads back, under its recorded hash.
+        let legacy = || {
+            let canonical = Canonical {
+                api_version: API_VERSION,
+                agents: agents.iter().map(|(k, v)| (k.as_str(), &v.doc)).collect(),
+                capabilities: capabilities
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), &v.doc))
+                    .collect(),
+                model_bindings: model_bindings
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), &v.doc))
+                    .collect(),
+            };
+            serde_json::to_vec(&canonical)
+                .map(|bytes| heddle_crypto::hex_encode(heddle_crypto::sha256(&bytes)))
+                .unwrap_or_default()
+        };
+        if hash.trim_start_matches("sha256:") == expected || legacy() == expected {
+            return Ok(ConfigSet {
+                agents,
+                capabilities,
+                model_bindings,
+                sources: BTreeMap::new(),
+                hash: format!("sha256:{expected}"),
+            });
+        }
+        if hash.trim_start_matches("sha256:") != expected {
             return Err(format!(
                 "the stored configuration hashes to {hash}, not the recorded {expected_hash}"
             ));

@@ -196,9 +196,9 @@ pub(crate) async fn hold(
     let capability = checked.capability;
     let id = Uuid::now_v7();
     let arguments = Value::Object(checked.arguments.clone());
-    // serde_json's maps are sorted: this is the canonical form the hash binds.
-    let canonical = serde_json::to_vec(&arguments)
-        .map_err(|err| RuntimeError::Unavailable(format!("cannot encode arguments: {err}")))?;
+    // Keys sorted at every depth: the hash binds the arguments, not the order the model
+    // wrote them in.
+    let canonical = heddle_audit::canonical_json(&arguments);
     let arguments_hash = heddle_crypto::hex_encode(heddle_crypto::sha256(&canonical));
     let sealed = run
         .keys
@@ -363,6 +363,12 @@ impl Runtime {
             .await
             .map_err(decision_error)?;
         self.identity().audit_log().nudge();
+        self.record_decision(
+            caller,
+            &decided,
+            if confirm { "confirmed" } else { "declined" },
+        )
+        .await;
         if decided.status == PendingStatus::AwaitingApproval {
             self.notify_approvers(&decided);
         }
@@ -460,6 +466,12 @@ impl Runtime {
             .await
             .map_err(decision_error)?;
         self.identity().audit_log().nudge();
+        self.record_decision(
+            caller,
+            &decided,
+            if approve { "approved" } else { "rejected" },
+        )
+        .await;
         if decided.status == PendingStatus::Approved {
             self.run_approved(decided, false).await?;
         }
@@ -549,6 +561,54 @@ impl Runtime {
         })
     }
 
+    /// A decision on the execution record of the turn that held the call: who decided, how,
+    /// and how long it waited. Best effort: the decision itself is already committed with
+    /// its audit event.
+    async fn record_decision(&self, caller: &Caller, action: &PendingAction, decision: &str) {
+        let waited_ms = (self.identity().now() - action.created_at).whole_milliseconds() as i64;
+        let payload = details([
+            ("action_id", Value::from(action.id.to_string())),
+            ("capability", Value::from(action.capability.clone())),
+            ("decision", Value::from(decision)),
+            ("status", Value::from(action.status.as_str())),
+            (
+                "decided_by",
+                action.decided_by.clone().map_or(Value::Null, Value::from),
+            ),
+            ("waited_ms", Value::from(waited_ms)),
+        ]);
+        let subject = action_subject(action);
+        let audit = change(
+            self.identity(),
+            caller,
+            &subject,
+            "execution.hitl_decided",
+            payload.clone(),
+        );
+        let step = heddle_store::NewStep {
+            kind: "hitl_decided".to_owned(),
+            payload: Value::Object(payload),
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_micros: 0,
+            latency_ms: Some(waited_ms),
+            at: self.identity().now(),
+        };
+        if let Err(error) = self
+            .store()
+            .append_step(
+                action.tenant_id,
+                action.session_id,
+                action.turn,
+                step,
+                audit,
+            )
+            .await
+        {
+            tracing::warn!(error = %error, "decision step not recorded");
+        }
+    }
+
     async fn expire(&self, action: &PendingAction) -> RuntimeResult<()> {
         let caller = Caller::new(Actor::LocalOperator, RequestContext::default());
         let audit = change(
@@ -572,7 +632,8 @@ impl Runtime {
             )
             .await
         {
-            Ok(_) | Err(StoreError::Conflict { .. }) => {}
+            Ok(expired) => self.record_decision(&caller, &expired, "expired").await,
+            Err(StoreError::Conflict { .. }) => {}
             Err(error) => return Err(error.into()),
         }
         self.identity().audit_log().nudge();
@@ -650,7 +711,8 @@ impl Runtime {
                 )
                 .await
             {
-                Ok(_) | Err(StoreError::Conflict { .. }) => {}
+                Ok(discarded) => self.record_decision(&caller, &discarded, "discarded").await,
+                Err(StoreError::Conflict { .. }) => {}
                 Err(error) => return Err(error.into()),
             }
             self.identity().audit_log().nudge();

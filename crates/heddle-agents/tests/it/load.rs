@@ -383,6 +383,25 @@ fn hash_is_stable_and_follows_every_file() {
     assert_eq!(load(&reversed).content_hash(), base_hash);
     let commented = with("model.yaml", &format!("# a comment\n{MODEL}"));
     assert_eq!(load(&commented).content_hash(), base_hash);
+    // Nor the order of keys inside a schema or a query (nor a database reordering them).
+    let reordered = CAP.replace(
+        "    type: object\n    additionalProperties: false\n    required: [stage]\n",
+        "    required: [stage]\n    additionalProperties: false\n    type: object\n",
+    );
+    assert_ne!(reordered, CAP);
+    assert_eq!(
+        load(&with("cap.yaml", &reordered)).content_hash(),
+        base_hash
+    );
+    let documents: serde_json::Value =
+        serde_json::from_slice(&load(&base()).canonical_json()).unwrap();
+    let mut reversed_keys = serde_json::Map::new();
+    for (key, value) in documents.as_object().unwrap().iter().rev() {
+        reversed_keys.insert(key.clone(), value.clone());
+    }
+    let back =
+        ConfigSet::from_canonical(serde_json::Value::Object(reversed_keys), &base_hash).unwrap();
+    assert_eq!(back.content_hash(), base_hash);
     // A change of meaning in any file does.
     for (file, text) in [
         ("model.yaml", MODEL.replace("model: s", "model: t")),

@@ -93,6 +93,49 @@ impl World {
             dir.path().join("heddle.db").display()
         );
         let store = heddle_store::connect(&url).await.unwrap();
+        Self::start_on(store, dir, settings).await
+    }
+
+    /// The same world on PostgreSQL (`HEDDLE_TEST_DATABASE_URL`, a fresh schema per test);
+    /// `None` when the variable is unset outside CI.
+    pub async fn postgres() -> Option<Self> {
+        use heddle_store::postgres::{PgConnectOptions, PgStore};
+        use sqlx::Connection;
+        let admin: PgConnectOptions = match std::env::var("HEDDLE_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url.parse().unwrap(),
+            _ if std::env::var_os("CI").is_some() => {
+                panic!("HEDDLE_TEST_DATABASE_URL must be set in CI so the PostgreSQL tests run")
+            }
+            _ => {
+                eprintln!("skipping PostgreSQL test: HEDDLE_TEST_DATABASE_URL is not set");
+                return None;
+            }
+        };
+        let schema = format!("rt_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = sqlx::PgConnection::connect_with(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let options = admin.options([("search_path", schema.as_str())]);
+        let store: heddle_store::SharedStore =
+            Arc::new(PgStore::connect_with_options(options).await.unwrap());
+        Some(
+            Self::start_on(
+                store,
+                tempfile::tempdir().unwrap(),
+                RuntimeSettings::default(),
+            )
+            .await,
+        )
+    }
+
+    async fn start_on(
+        store: heddle_store::SharedStore,
+        dir: tempfile::TempDir,
+        settings: RuntimeSettings,
+    ) -> Self {
         let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
         let vault = heddle_vault::Vault::new(
             store.clone(),

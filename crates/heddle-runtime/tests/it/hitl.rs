@@ -10,6 +10,35 @@ use serde_json::json;
 
 use crate::harness::{ANA, BEN, World, files, id};
 
+/// Runs a test on SQLite and on PostgreSQL (when `HEDDLE_TEST_DATABASE_URL` is set; in CI it
+/// must be).
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name(crate::harness::World::start().await).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    if let Some(world) = crate::harness::World::postgres().await {
+                        super::$name(world).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+on_both_engines!(
+    a_confirmation_runs_exactly_the_held_call_once_and_the_turn_resumes,
+    an_approver_approves_never_the_requester_and_the_action_runs_once,
+    a_stale_approval_set_to_run_runs_without_entering_the_newer_turn,
+    an_action_whose_runner_died_after_its_effect_completes_without_running_again,
+);
+
 const ADMIN: &str = "admin@acme.test";
 
 fn rename_script(name: &str, then: &str) -> String {
@@ -60,9 +89,7 @@ fn with_mode(mode: &str, approval: &str) -> Vec<(&'static str, String)> {
     all
 }
 
-#[tokio::test]
-async fn a_confirmation_runs_exactly_the_held_call_once_and_the_turn_resumes() {
-    let world = World::start().await;
+async fn a_confirmation_runs_exactly_the_held_call_once_and_the_turn_resumes(world: World) {
     world
         .apply(&files(
             &rename_script(
@@ -163,9 +190,7 @@ async fn declining_runs_nothing() {
     assert_eq!(account_name(&world).await, "Alpine");
 }
 
-#[tokio::test]
-async fn an_approver_approves_never_the_requester_and_the_action_runs_once() {
-    let world = World::start().await;
+async fn an_approver_approves_never_the_requester_and_the_action_runs_once(world: World) {
     let mut all = with_mode("approval", "  approval: { approver_role: admin }\n");
     all[0] = files(
         &rename_script(
@@ -244,6 +269,25 @@ async fn an_approver_approves_never_the_requester_and_the_action_runs_once() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(status, "completed");
+    // The execution record shows who decided and how long it waited.
+    let view = world
+        .runtime
+        .get_execution(&Caller::local_operator(), world.tenant, held.execution_id)
+        .await
+        .unwrap();
+    let decision = view
+        .steps
+        .iter()
+        .find(|s| s.kind == "hitl_decided")
+        .unwrap();
+    assert_eq!(decision.detail["decision"], "approved");
+    assert!(
+        decision.detail["decided_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("user:")
+    );
+    assert!(decision.detail["waited_ms"].is_i64());
     // A second approval decides nothing and runs nothing.
     assert!(
         world
@@ -358,9 +402,7 @@ async fn expired_and_stale_requests_run_nothing() {
     assert_eq!(update_events(&world).await, 0);
 }
 
-#[tokio::test]
-async fn a_stale_approval_set_to_run_runs_without_entering_the_newer_turn() {
-    let world = World::start().await;
+async fn a_stale_approval_set_to_run_runs_without_entering_the_newer_turn(world: World) {
     let mut all = with_mode(
         "approval",
         "  approval: { approver_role: admin, on_stale: run }\n",
@@ -412,9 +454,9 @@ async fn a_stale_approval_set_to_run_runs_without_entering_the_newer_turn() {
     assert_eq!(request_step.detail["messages"], 3);
 }
 
-#[tokio::test]
-async fn an_action_whose_runner_died_after_its_effect_completes_without_running_again() {
-    let world = World::start().await;
+async fn an_action_whose_runner_died_after_its_effect_completes_without_running_again(
+    world: World,
+) {
     let mut all = with_mode("approval", "  approval: { approver_role: admin }\n");
     all[0] = files(&rename_script("Once Only", "- text: done\n"), "")[0].clone();
     world.apply(&all).await;
