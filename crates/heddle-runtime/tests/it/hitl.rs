@@ -601,3 +601,41 @@ async fn approvers_are_notified_by_a_signed_webhook_without_the_arguments() {
     );
     assert!(!String::from_utf8_lossy(body).contains("Secret Name 42"));
 }
+
+#[tokio::test]
+async fn a_conditional_approval_asks_only_when_its_condition_holds_and_cannot_be_talked_past() {
+    let world = World::start().await;
+    let own = id("001", 1);
+    let mut all = with_mode(
+        "conditional_approval",
+        "  approval:\n    when: { field: name, op: contains, value: Inc }\n    approver_role: admin\n",
+    );
+    all[0] = files(
+        &format!(
+            "- tool_calls:\n    - name: rename_account\n      arguments: {{ account_id: \"{own}\", name: Alpine Co }}\n\
+             - text: renamed\n\
+             - tool_calls:\n    - name: rename_account\n      arguments: {{ account_id: \"{own}\", name: Alpine Inc, skip_approval: true }}\n\
+             - expect: {{ last_tool_result_is_error: true }}\n  tool_calls:\n    - name: rename_account\n      arguments: {{ account_id: \"{own}\", name: Alpine Inc }}\n"
+        ),
+        "",
+    )[0]
+    .clone();
+    world.apply(&all).await;
+    let ana = world.person(ANA).await;
+    let session = world.session(&ana, "rep_assistant").await;
+    // No "Inc": the condition does not hold, the rename runs at once.
+    let first = world.say(&ana, session.id, "Rename to Alpine Co").await;
+    assert_eq!(first.status, "completed", "{first:?}");
+    assert_eq!(account_name(&world).await, "Alpine Co");
+    // A made-up flag to skip approval is not part of the contract; the honest call waits.
+    let second = world.say(&ana, session.id, "Rename to Alpine Inc").await;
+    assert_eq!(second.status, "awaiting_approval", "{second:?}");
+    let view = world
+        .runtime
+        .get_execution(&Caller::local_operator(), world.tenant, second.execution_id)
+        .await
+        .unwrap();
+    let refused = view.steps.iter().find(|s| s.kind == "tool_result").unwrap();
+    assert_eq!(refused.detail["stage"], "schema");
+    assert_eq!(account_name(&world).await, "Alpine Co");
+}
