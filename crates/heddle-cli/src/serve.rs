@@ -57,9 +57,13 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     );
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
     let listen = config.listen;
+    let action_worker_interval = config.action_worker_interval();
     let state =
         heddle_server::build_state(identity, config, heddle_server::telemetry::metrics_handle())
             .await?;
+    // Approved actions a previous process left unfinished run now (once: a lease and an
+    // idempotency key), then the worker looks again every interval.
+    state.runtime.spawn_action_worker(action_worker_interval);
     let router = heddle_server::build_router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await

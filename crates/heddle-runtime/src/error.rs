@@ -25,6 +25,9 @@ pub enum RuntimeError {
     /// Well-formed but not possible in this state (verifying on an employee agent, …).
     #[error("{0}")]
     Refused(String),
+    /// The caller may not do this here; the message says who may (403).
+    #[error("{0}")]
+    NotAllowed(String),
     /// Too many attempts; the message says what to do next.
     #[error("{0}")]
     TooManyAttempts(String),

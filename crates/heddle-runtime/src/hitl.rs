@@ -419,19 +419,16 @@ impl Runtime {
         };
         let (kind, id) = principal_of(caller)?;
         if kind == action.requested_by_kind && id == action.requested_by_id {
-            return Err(RuntimeError::Identity(
-                heddle_identity::IdentityError::Refused(
-                    "the principal who asked for an action cannot approve it".to_owned(),
-                ),
+            return Err(RuntimeError::NotAllowed(
+                "the principal who asked for an action cannot approve or reject it".to_owned(),
             ));
         }
         let required = action.approver_role.as_deref().unwrap_or("admin");
         if principal.role != Role::Admin && principal.role.as_str() != required {
-            return Err(RuntimeError::Identity(
-                heddle_identity::IdentityError::Forbidden {
-                    action: Action::ExecuteAgent,
-                },
-            ));
+            return Err(RuntimeError::NotAllowed(format!(
+                "this action is decided by the `{required}` role (or an admin); yours is `{}`",
+                principal.role.as_str()
+            )));
         }
         let audit = change(
             self.identity(),
@@ -762,24 +759,6 @@ impl Runtime {
             actor: None,
             keys,
         };
-        let resumed = current
-            && self
-                .store()
-                .resume_turn(
-                    tenant_id,
-                    session.id,
-                    claimed.turn,
-                    change(
-                        self.identity(),
-                        &run.caller,
-                        &run.subject(),
-                        "turn.resume",
-                        details([("action", Value::from(claimed.id.to_string()))]),
-                    ),
-                )
-                .await
-                .is_ok();
-
         let outcome = self.execute_claimed(&mut run, &set, &claimed).await;
         failpoint("after_effect").await;
         let (succeeded, content, result) = match &outcome {
@@ -818,6 +797,25 @@ impl Runtime {
             .await?;
         self.identity().audit_log().nudge();
         failpoint("after_finish").await;
+        // The turn resumes only now, after the action is finished: a crash before this point
+        // leaves the turn waiting, and the worker's next pass delivers the result.
+        let resumed = current
+            && self
+                .store()
+                .resume_turn(
+                    tenant_id,
+                    session.id,
+                    claimed.turn,
+                    change(
+                        self.identity(),
+                        &run.caller,
+                        &run.subject(),
+                        "turn.resume",
+                        details([("action", Value::from(claimed.id.to_string()))]),
+                    ),
+                )
+                .await
+                .is_ok();
         // The result joins the conversation only if the turn resumed; otherwise it is
         // recorded on its turn, not applied.
         let message = Message::ToolResult {

@@ -434,7 +434,7 @@ pub(crate) async fn execute_once(
             withheld_fields: Vec::new(),
             dropped_fields: Vec::new(),
             record_ids: result
-                .get("record_id")
+                .get("id")
                 .and_then(JsonValue::as_str)
                 .map(|id| vec![id.to_owned()])
                 .unwrap_or_default(),

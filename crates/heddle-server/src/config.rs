@@ -93,7 +93,8 @@ pub struct HttpConfig {
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Longest a request may take before the server answers 408. Not applied to
-    /// `POST /v1/sessions/{id}/messages`: a turn runs up to its agent's own
+    /// `POST /v1/sessions/{id}/messages` nor to `POST /v1/sessions/{id}/actions/{action}/confirm`
+    /// (which resumes the held turn): a turn runs up to its agent's own
     /// `turn_timeout_seconds`, which the runtime enforces (see
     /// [`Config::turn_request_timeout`] for the backstop).
     pub request_timeout_secs: u64,
@@ -277,6 +278,10 @@ pub struct RuntimeConfig {
     /// Lets model bindings reach a base URL on a loopback or private address (Ollama on
     /// localhost, vLLM in the cluster). Off by default: that is where an SSRF would aim.
     pub providers_allow_private_network: bool,
+    /// How often the action worker looks for approved actions still to run (also those
+    /// whose process died while running them) and for requests past their expiry. It also
+    /// runs once at start-up. 1–3600.
+    pub action_worker_interval_secs: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -289,6 +294,7 @@ impl Default for RuntimeConfig {
             verification_sender_name: "Heddle".to_owned(),
             content: ContentSetting::Digest,
             providers_allow_private_network: false,
+            action_worker_interval_secs: 5,
         }
     }
 }
@@ -474,6 +480,11 @@ impl Config {
         };
         settings.providers.allow_private_network = runtime.providers_allow_private_network;
         settings
+    }
+
+    /// How often the pending-action worker runs (`runtime.action_worker_interval_secs`).
+    pub fn action_worker_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.runtime.action_worker_interval_secs)
     }
 
     /// How long a `POST …/messages` may run before the server answers 408: the longest turn
@@ -711,6 +722,12 @@ fn validate_runtime(runtime: &RuntimeConfig, problems: &mut Vec<(&'static str, S
         problems.push((
             "runtime.verification_max_attempts",
             "must be between 1 and 10 (a six-digit code must not be guessable)".to_owned(),
+        ));
+    }
+    if !(1..=3600).contains(&runtime.action_worker_interval_secs) {
+        problems.push((
+            "runtime.action_worker_interval_secs",
+            "must be between 1 and 3600".to_owned(),
         ));
     }
     let name = runtime.verification_sender_name.trim();

@@ -93,7 +93,8 @@ pub async fn check_rate_limit(
 }
 
 /// Answers 408 when a request takes longer than `http.request_timeout_secs`. A turn
-/// (`POST /v1/sessions/{id}/messages`) is bounded by its agent's own `turn_timeout_seconds`
+/// (`POST /v1/sessions/{id}/messages`, and `POST /v1/sessions/{id}/actions/{action}/confirm`,
+/// which resumes the held turn inline) is bounded by its agent's own `turn_timeout_seconds`
 /// in the runtime instead, which may be longer; it gets only a backstop
 /// ([`Config::turn_request_timeout`](crate::config::Config::turn_request_timeout)), so a
 /// slow turn is answered with its outcome rather than cut off while it keeps running.
@@ -113,13 +114,19 @@ pub async fn limit_request_time(
     }
 }
 
-/// `POST /v1/sessions/{id}/messages`.
+/// `POST /v1/sessions/{id}/messages` and `POST /v1/sessions/{id}/actions/{action}/confirm`.
 fn is_turn_request(method: &http::Method, path: &str) -> bool {
     if method != http::Method::POST {
         return false;
     }
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    matches!(segments.as_slice(), ["", "v1", "sessions", id, "messages"] if !id.is_empty())
+    match segments.as_slice() {
+        ["", "v1", "sessions", id, "messages"] => !id.is_empty(),
+        ["", "v1", "sessions", id, "actions", action, "confirm"] => {
+            !id.is_empty() && !action.is_empty()
+        }
+        _ => false,
+    }
 }
 
 /// Writes every problem body (with the request id) and turns bare error statuses into
@@ -275,13 +282,21 @@ mod tests {
     }
 
     #[test]
-    fn only_posting_a_message_is_a_turn_request() {
+    fn only_posting_a_message_or_a_confirmation_is_a_turn_request() {
         let post = http::Method::POST;
         assert!(is_turn_request(&post, "/v1/sessions/0190-ab/messages"));
         assert!(is_turn_request(&post, "/v1/sessions/0190-ab/messages/"));
+        assert!(is_turn_request(
+            &post,
+            "/v1/sessions/0190-ab/actions/0190-cd/confirm"
+        ));
         assert!(!is_turn_request(
             &http::Method::GET,
             "/v1/sessions/0190-ab/messages"
+        ));
+        assert!(!is_turn_request(
+            &http::Method::GET,
+            "/v1/sessions/0190-ab/actions/0190-cd/confirm"
         ));
         for path in [
             "/v1/sessions//messages",
@@ -289,6 +304,12 @@ mod tests {
             "/v1/sessions/0190-ab/messages/x",
             "/v2/sessions/0190-ab/messages",
             "/v1/sessions/messages",
+            // Declining and approving resume no turn inline.
+            "/v1/sessions/0190-ab/actions/0190-cd/decline",
+            "/v1/sessions/0190-ab/actions//confirm",
+            "/v1/sessions//actions/0190-cd/confirm",
+            "/v1/sessions/0190-ab/actions/0190-cd/confirm/x",
+            "/v1/approvals/0190-cd/approve",
         ] {
             assert!(!is_turn_request(&post, path), "{path}");
         }

@@ -386,6 +386,9 @@ impl From<heddle_runtime::RuntimeError> for ApiError {
             RuntimeError::Refused(message) => {
                 Problem::new(StatusCode::CONFLICT, "refused", "Refused", message)
             }
+            RuntimeError::NotAllowed(message) => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", message)
+            }
             RuntimeError::TooManyAttempts(message) => Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-attempts",

@@ -1,6 +1,7 @@
 //! The HTTP routes. Each handler parses, calls one service function (identity, records or
 //! runtime), maps the result.
 
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod configs;
@@ -48,6 +49,7 @@ use crate::problem::{ApiError, Problem};
         (name = "configs", description = "Agents, capabilities and model bindings as versioned files: lint, apply, read"),
         (name = "records", description = "Business records as the caller: sharing, CRUD and field-level security of the tenant's record org apply"),
         (name = "sessions", description = "Conversations with agents: turns on the governed path, their execution records, customer verification"),
+        (name = "approvals", description = "Human in the loop: confirming calls held in a conversation, and approving or rejecting what waits for an approver"),
     )
 )]
 struct ApiDoc;
@@ -123,6 +125,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::start_verification))
         .routes(routes!(sessions::confirm_verification))
         .routes(routes!(sessions::get_execution))
+        .routes(routes!(approvals::confirm_action))
+        .routes(routes!(approvals::decline_action))
+        .routes(routes!(approvals::list_approvals))
+        .routes(routes!(approvals::get_approval))
+        .routes(routes!(approvals::approve_action))
+        .routes(routes!(approvals::reject_action))
 }
 
 /// `?after=<cursor>&limit=<n>` on every list.

@@ -149,6 +149,38 @@ impl Server {
     pub fn wait(&mut self) -> ExitStatus {
         self.child.wait().unwrap()
     }
+
+    /// `kill -9`: the process gets no chance to finish anything.
+    pub fn kill9(&mut self) {
+        let status = Command::new("kill")
+            .args(["-KILL", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.wait();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&exit),
+            Some(9),
+            "{exit}"
+        );
+    }
+
+    /// Waits until the server's stderr holds `line` `times` times (e.g. a failpoint's
+    /// announcement), failing after `timeout`.
+    pub async fn wait_for_log(&self, line: &str, times: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let logs = self.logs();
+            if logs.lines().filter(|l| l.trim() == line).count() >= times {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{line}` did not appear {times} time(s) in the server's log:\n{logs}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
 }
 
 impl Drop for Server {

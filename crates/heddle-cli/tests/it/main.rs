@@ -13,6 +13,7 @@ mod agents;
 mod audit;
 mod commands;
 mod demo;
+mod hitl;
 mod postgres;
 mod records;
 mod runtime;

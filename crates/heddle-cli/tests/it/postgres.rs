@@ -8,7 +8,7 @@ use futures::future::join_all;
 use crate::harness::{Server, login, temp_dir};
 
 /// A fresh schema in the test database, as a URL whose connections use it.
-async fn fresh_database_url() -> Option<String> {
+pub async fn fresh_database_url() -> Option<String> {
     let base = match std::env::var("HEDDLE_TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => url,
         _ if std::env::var_os("CI").is_some() => {

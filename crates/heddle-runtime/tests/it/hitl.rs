@@ -512,6 +512,8 @@ async fn an_action_whose_runner_died_after_its_effect_completes_without_running_
         .await
         .unwrap();
     assert_eq!(view.status, "completed", "{view:?}");
+    // The takeover learned what the first runner wrote.
+    assert_eq!(view.result.unwrap()["record_ids"], json!([id("001", 1)]));
     assert_eq!(update_events(&world).await, 1);
     assert_eq!(account_name(&world).await, "Once Only");
 }

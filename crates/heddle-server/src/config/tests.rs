@@ -232,15 +232,28 @@ fn runtime_settings_follow_the_runtime_section() {
         assert_eq!(settings.verification.sender_name, "Heddle");
         assert!(!settings.providers.allow_private_network);
     });
+    with_sources("", &[], CliOverrides::default(), |sources| {
+        let config = sources.load().unwrap();
+        assert_eq!(config.runtime.action_worker_interval_secs, 5);
+        assert_eq!(
+            config.action_worker_interval(),
+            std::time::Duration::from_secs(5)
+        );
+    });
     with_sources(
         "[runtime]\ncontent = \"sealed\"\nverification_sender_name = \"Northwind support\"\nproviders_allow_private_network = true\n",
         &[
             ("HEDDLE_RUNTIME__MAX_OUTPUT_TOKENS", "4096"),
             ("HEDDLE_RUNTIME__VERIFICATION_MAX_ATTEMPTS", "3"),
+            ("HEDDLE_RUNTIME__ACTION_WORKER_INTERVAL_SECS", "1"),
         ],
         CliOverrides::default(),
         |sources| {
             let config = sources.load().unwrap();
+            assert_eq!(
+                config.action_worker_interval(),
+                std::time::Duration::from_secs(1)
+            );
             let settings = config.runtime_settings();
             assert_eq!(
                 settings.content,
@@ -259,7 +272,7 @@ fn runtime_settings_follow_the_runtime_section() {
 #[test]
 fn runtime_values_out_of_range_are_each_reported() {
     with_sources(
-        "[runtime]\nmax_output_tokens = 0\nabandon_grace_secs = 0\nverification_code_ttl_secs = 5\nverification_max_attempts = 1000\nverification_sender_name = \"\"\n",
+        "[runtime]\nmax_output_tokens = 0\nabandon_grace_secs = 0\nverification_code_ttl_secs = 5\nverification_max_attempts = 1000\naction_worker_interval_secs = 0\nverification_sender_name = \"\"\n",
         &[],
         CliOverrides::default(),
         |sources| {
@@ -272,10 +285,26 @@ fn runtime_values_out_of_range_are_each_reported() {
                     "runtime.abandon_grace_secs",
                     "runtime.verification_code_ttl_secs",
                     "runtime.verification_max_attempts",
+                    "runtime.action_worker_interval_secs",
                     "runtime.verification_sender_name",
                 ]
             );
             assert!(problems.iter().all(|p| p.source.contains("heddle.toml")));
+        },
+    );
+    with_sources(
+        "",
+        &[("HEDDLE_RUNTIME__ACTION_WORKER_INTERVAL_SECS", "3601")],
+        CliOverrides::default(),
+        |sources| {
+            let problems = sources.load().unwrap_err();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert_eq!(problems[0].key, "runtime.action_worker_interval_secs");
+            assert!(problems[0].message.contains("3600"), "{problems:?}");
+            assert!(
+                problems[0].source.contains("HEDDLE_"),
+                "names the environment: {problems:?}"
+            );
         },
     );
     with_sources(

@@ -22,6 +22,8 @@ pub struct TestServer {
     pub keys: Vec<(Role, String)>,
     /// Every mail the server sent (verification codes), in order.
     pub mailer: Arc<heddle_mail::MemoryMailer>,
+    /// The server's runtime, for what a background worker would do (`run_due_actions`).
+    pub runtime: heddle_runtime::Runtime,
     stop: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -102,6 +104,7 @@ impl TestServer {
         )
         .await
         .unwrap();
+        let runtime = state.runtime.clone();
         let router = heddle_server::build_router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -121,6 +124,7 @@ impl TestServer {
             clock,
             keys,
             mailer,
+            runtime,
             stop: Some(stop),
             _dir: dir,
         }

@@ -7,7 +7,9 @@
 )]
 
 mod harness;
+mod world;
 
+mod approvals;
 mod audit;
 mod auth;
 mod configs;
