@@ -97,12 +97,10 @@ pub async fn build_state_with_mailer(
         identity.clone(),
         heddle_recordsource::RecordSettings::default(),
     );
-    let runtime = heddle_runtime::Runtime::new(
-        identity.clone(),
-        records.clone(),
-        mailer,
-        config.runtime_settings(),
-    );
+    let mut runtime_settings = config.runtime_settings();
+    runtime_settings.approval_webhook = config.approval_webhook().map_err(StartupError::Runtime)?;
+    let runtime =
+        heddle_runtime::Runtime::new(identity.clone(), records.clone(), mailer, runtime_settings);
     Ok(AppState {
         records,
         runtime,
@@ -128,6 +126,8 @@ pub enum StartupError {
     Redis(String),
     #[error("the mail settings cannot be used: {0}")]
     Mail(String),
+    #[error("the runtime settings cannot be used: {0}")]
+    Runtime(String),
 }
 
 fn cors_layer(config: &Config) -> CorsLayer {

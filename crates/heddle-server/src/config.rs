@@ -282,6 +282,25 @@ pub struct RuntimeConfig {
     /// whose process died while running them) and for requests past their expiry. It also
     /// runs once at start-up. 1–3600.
     pub action_worker_interval_secs: u64,
+    /// Announces actions waiting for approval with a signed webhook; none by default.
+    pub approval_webhook: Option<ApprovalWebhookConfig>,
+}
+
+/// `[runtime.approval_webhook]`: where approvers are told of a new request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalWebhookConfig {
+    /// `https://…` (or `http://` to a listed private address).
+    pub url: String,
+    /// The name of the environment variable holding the signing secret — never the secret
+    /// itself, and not a `HEDDLE_*` name (those are settings).
+    pub secret_env: String,
+    /// The console's base URL; notifications link to `<console_url>/approvals/<id>`.
+    #[serde(default)]
+    pub console_url: Option<String>,
+    /// Private networks (CIDR) the receiver may be on, e.g. `["10.0.5.20/32"]`.
+    #[serde(default)]
+    pub allow_private_addresses: Vec<String>,
 }
 
 impl Default for RuntimeConfig {
@@ -295,6 +314,7 @@ impl Default for RuntimeConfig {
             content: ContentSetting::Digest,
             providers_allow_private_network: false,
             action_worker_interval_secs: 5,
+            approval_webhook: None,
         }
     }
 }
@@ -460,6 +480,29 @@ impl Config {
     }
 
     /// The runtime's settings.
+    /// The approval webhook with its secret read from the environment, when configured.
+    pub fn approval_webhook(&self) -> Result<Option<heddle_runtime::ApprovalWebhook>, String> {
+        let Some(hook) = &self.runtime.approval_webhook else {
+            return Ok(None);
+        };
+        let secret = std::env::var(&hook.secret_env)
+            .ok()
+            .filter(|value| value.len() >= 16)
+            .ok_or_else(|| {
+                format!(
+                    "runtime.approval_webhook.secret_env: environment variable `{}` must hold \
+                     the signing secret, at least 16 characters",
+                    hook.secret_env
+                )
+            })?;
+        Ok(Some(heddle_runtime::ApprovalWebhook {
+            url: hook.url.clone(),
+            secret: heddle_crypto::SecretString::from(secret),
+            console_url: hook.console_url.clone(),
+            allow_private_addresses: parse_networks(&hook.allow_private_addresses),
+        }))
+    }
+
     pub fn runtime_settings(&self) -> heddle_runtime::RuntimeSettings {
         let runtime = &self.runtime;
         let mut settings = heddle_runtime::RuntimeSettings {
@@ -729,6 +772,32 @@ fn validate_runtime(runtime: &RuntimeConfig, problems: &mut Vec<(&'static str, S
             "runtime.action_worker_interval_secs",
             "must be between 1 and 3600".to_owned(),
         ));
+    }
+    if let Some(hook) = &runtime.approval_webhook {
+        if !(hook.url.starts_with("https://") || hook.url.starts_with("http://")) {
+            problems.push((
+                "runtime.approval_webhook.url",
+                "must be an https:// (or http:// to a private address) URL".to_owned(),
+            ));
+        }
+        let upper = hook.secret_env.to_ascii_uppercase();
+        if hook.secret_env.trim().is_empty()
+            || (upper.starts_with("HEDDLE_") && !upper.starts_with("HEDDLE_TEST_"))
+        {
+            problems.push((
+                "runtime.approval_webhook.secret_env",
+                "name an environment variable outside `HEDDLE_*` (those are settings), e.g. \
+                 `APPROVAL_WEBHOOK_SECRET`"
+                    .to_owned(),
+            ));
+        }
+        if parse_networks(&hook.allow_private_addresses).len() != hook.allow_private_addresses.len()
+        {
+            problems.push((
+                "runtime.approval_webhook.allow_private_addresses",
+                "every entry must be a network in CIDR form, e.g. `10.0.5.20/32`".to_owned(),
+            ));
+        }
     }
     let name = runtime.verification_sender_name.trim();
     if name.is_empty()

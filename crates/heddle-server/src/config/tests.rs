@@ -342,3 +342,48 @@ fn turns_are_exempt_from_the_request_timeout_but_have_a_backstop() {
         "{backstop:?}"
     );
 }
+
+#[test]
+fn the_approval_webhook_is_checked_and_its_secret_comes_from_the_environment() {
+    with_sources(
+        "[runtime.approval_webhook]\nurl = \"ftp://hooks.example.com\"\nsecret_env = \"HEDDLE_HOOK_SECRET\"\nallow_private_addresses = [\"not a network\"]\n",
+        &[],
+        CliOverrides::default(),
+        |sources| {
+            let problems = sources.load().unwrap_err();
+            let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+            assert_eq!(
+                keys,
+                [
+                    "runtime.approval_webhook.url",
+                    "runtime.approval_webhook.secret_env",
+                    "runtime.approval_webhook.allow_private_addresses",
+                ]
+            );
+        },
+    );
+    with_sources(
+        "[runtime.approval_webhook]\nurl = \"https://hooks.example.com/heddle\"\nsecret_env = \"HEDDLE_TEST_APPROVAL_SECRET_THAT_IS_NOT_SET\"\nconsole_url = \"https://heddle.example.com\"\n",
+        &[],
+        CliOverrides::default(),
+        |sources| {
+            let config = sources.load().unwrap();
+            // Valid settings; the missing secret stops the server at start with the name.
+            let error = config.approval_webhook().unwrap_err();
+            assert!(
+                error.contains("HEDDLE_TEST_APPROVAL_SECRET_THAT_IS_NOT_SET"),
+                "{error}"
+            );
+        },
+    );
+    with_sources("", &[], CliOverrides::default(), |sources| {
+        assert!(
+            sources
+                .load()
+                .unwrap()
+                .approval_webhook()
+                .unwrap()
+                .is_none()
+        );
+    });
+}
