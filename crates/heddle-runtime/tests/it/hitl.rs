@@ -33,6 +33,10 @@ macro_rules! on_both_engines {
 }
 
 on_both_engines!(
+    declining_runs_nothing,
+    the_model_and_tenant_policy_can_raise_review_but_not_lower_it,
+    expired_and_stale_requests_run_nothing,
+    a_conditional_approval_asks_only_when_its_condition_holds_and_cannot_be_talked_past,
     a_confirmation_runs_exactly_the_held_call_once_and_the_turn_resumes,
     an_approver_approves_never_the_requester_and_the_action_runs_once,
     a_stale_approval_set_to_run_runs_without_entering_the_newer_turn,
@@ -163,9 +167,7 @@ async fn a_confirmation_runs_exactly_the_held_call_once_and_the_turn_resumes(wor
     assert_eq!(kinds.last().map(String::as_str), Some("status"));
 }
 
-#[tokio::test]
-async fn declining_runs_nothing() {
-    let world = World::start().await;
+async fn declining_runs_nothing(world: World) {
     world
         .apply(&files(&rename_script("Nope", "- text: unused\n"), ""))
         .await;
@@ -299,9 +301,7 @@ async fn an_approver_approves_never_the_requester_and_the_action_runs_once(world
     assert_eq!(update_events(&world).await, 1);
 }
 
-#[tokio::test]
-async fn the_model_and_tenant_policy_can_raise_review_but_not_lower_it() {
-    let world = World::start().await;
+async fn the_model_and_tenant_policy_can_raise_review_but_not_lower_it(world: World) {
     // Policy: every lookup by id needs approval.
     world
         .identity
@@ -348,9 +348,7 @@ async fn the_model_and_tenant_policy_can_raise_review_but_not_lower_it() {
     assert!(request.arguments.get("request_approval_reason").is_none());
 }
 
-#[tokio::test]
-async fn expired_and_stale_requests_run_nothing() {
-    let world = World::start().await;
+async fn expired_and_stale_requests_run_nothing(world: World) {
     world
         .apply(&with_mode(
             "approval",
@@ -604,9 +602,9 @@ async fn approvers_are_notified_by_a_signed_webhook_without_the_arguments() {
     assert!(!String::from_utf8_lossy(body).contains("Secret Name 42"));
 }
 
-#[tokio::test]
-async fn a_conditional_approval_asks_only_when_its_condition_holds_and_cannot_be_talked_past() {
-    let world = World::start().await;
+async fn a_conditional_approval_asks_only_when_its_condition_holds_and_cannot_be_talked_past(
+    world: World,
+) {
     let own = id("001", 1);
     let mut all = with_mode(
         "conditional_approval",
