@@ -524,7 +524,7 @@ impl Runtime {
     pub async fn run_due_actions(&self) -> RuntimeResult<usize> {
         let now = self.identity().now();
         let due = self.store().due_pending_actions(now, 50).await?;
-        let mut handled = 0;
+        let mut handled = self.deliver_finished_results().await?;
         for action in due {
             let result = match action.status {
                 PendingStatus::AwaitingConfirmation | PendingStatus::AwaitingApproval => {
@@ -732,33 +732,7 @@ impl Runtime {
             return Ok(None);
         };
         failpoint("after_claim").await;
-        let caller = self.requester(&claimed).await?;
-        let (_, set) = self
-            .inner
-            .configs
-            .load(
-                self.store(),
-                tenant_id,
-                session.environment,
-                Some(session.config_version),
-            )
-            .await?;
-        let agent = set.agent(&session.agent).cloned().ok_or_else(|| {
-            RuntimeError::Unavailable(format!("agent `{}` is missing", session.agent))
-        })?;
-        let keys = session_keys(self.identity().vault(), tenant_id, session.id);
-        let mut run = TurnRun {
-            runtime: self.clone(),
-            caller,
-            session: session.clone(),
-            set: std::sync::Arc::clone(&set),
-            agent,
-            turn: claimed.turn,
-            execution_id: claimed.execution_id,
-            spent: crate::budget::Spending::default(),
-            actor: None,
-            keys,
-        };
+        let (mut run, set) = self.held_turn(&session, &claimed).await?;
         let outcome = self.execute_claimed(&mut run, &set, &claimed).await;
         failpoint("after_effect").await;
         let (succeeded, content, result) = match &outcome {
@@ -797,36 +771,91 @@ impl Runtime {
             .await?;
         self.identity().audit_log().nudge();
         failpoint("after_finish").await;
-        // The turn resumes only now, after the action is finished: a crash before this point
-        // leaves the turn waiting, and the worker's next pass delivers the result.
+        self.deliver_result(run, &claimed, current, succeeded, content, &result, inline)
+            .await
+    }
+
+    /// The turn that held `action`, rebuilt to record on and resume: as the principal who
+    /// asked, in the session's configuration version.
+    async fn held_turn(
+        &self,
+        session: &heddle_store::Session,
+        action: &PendingAction,
+    ) -> RuntimeResult<(TurnRun, std::sync::Arc<heddle_agents::ConfigSet>)> {
+        let caller = self.requester(action).await?;
+        let (_, set) = self
+            .inner
+            .configs
+            .load(
+                self.store(),
+                action.tenant_id,
+                session.environment,
+                Some(session.config_version),
+            )
+            .await?;
+        let agent = set.agent(&session.agent).cloned().ok_or_else(|| {
+            RuntimeError::Unavailable(format!("agent `{}` is missing", session.agent))
+        })?;
+        let keys = session_keys(self.identity().vault(), action.tenant_id, session.id);
+        let run = TurnRun {
+            runtime: self.clone(),
+            caller,
+            session: session.clone(),
+            set: std::sync::Arc::clone(&set),
+            agent,
+            turn: action.turn,
+            execution_id: action.execution_id,
+            spent: crate::budget::Spending::default(),
+            actor: None,
+            keys,
+        };
+        Ok((run, set))
+    }
+
+    /// Gives a finished action's result to its turn: the turn resumes with it when it still
+    /// waits for this action and is the conversation's latest; otherwise it is recorded on
+    /// the turn, not applied.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the finished action's facts, passed once from two callers"
+    )]
+    async fn deliver_result(
+        &self,
+        mut run: TurnRun,
+        action: &PendingAction,
+        current: bool,
+        succeeded: bool,
+        content: String,
+        result: &Value,
+        inline: bool,
+    ) -> RuntimeResult<Option<TurnOutcome>> {
+        let tenant_id = action.tenant_id;
         let resumed = current
             && self
                 .store()
                 .resume_turn(
                     tenant_id,
-                    session.id,
-                    claimed.turn,
+                    run.session.id,
+                    action.turn,
                     change(
                         self.identity(),
                         &run.caller,
                         &run.subject(),
                         "turn.resume",
-                        details([("action", Value::from(claimed.id.to_string()))]),
+                        details([("action", Value::from(action.id.to_string()))]),
                     ),
                 )
                 .await
                 .is_ok();
-        // The result joins the conversation only if the turn resumed; otherwise it is
-        // recorded on its turn, not applied.
         let message = Message::ToolResult {
-            tool_call_id: claimed.call_id.clone(),
+            tool_call_id: action.call_id.clone(),
             content,
             is_error: !succeeded,
         };
         let mut payload = details([
-            ("call_id", Value::from(claimed.call_id.clone())),
-            ("capability", Value::from(claimed.capability.clone())),
-            ("action_id", Value::from(claimed.id.to_string())),
+            ("call_id", Value::from(action.call_id.clone())),
+            ("capability", Value::from(action.capability.clone())),
+            ("action_id", Value::from(action.id.to_string())),
             ("ok", Value::from(succeeded)),
         ]);
         if let Some(ids) = result.get("record_ids") {
@@ -848,6 +877,78 @@ impl Runtime {
             });
             Ok(None)
         }
+    }
+
+    /// Results of actions that finished while their runner died before handing them to
+    /// their turn: a turn still waiting for a finished action gets its result now. Scans the
+    /// most recent finished actions of each tenant.
+    async fn deliver_finished_results(&self) -> RuntimeResult<usize> {
+        let mut delivered = 0;
+        let mut tenants = PageRequest::first(200);
+        loop {
+            let page = self.store().list_tenants(tenants).await?;
+            for tenant in &page.items {
+                for status in [PendingStatus::Completed, PendingStatus::Failed] {
+                    let finished = self
+                        .store()
+                        .list_pending_actions(
+                            tenant.id,
+                            PendingFilter {
+                                status: Some(status),
+                                ..PendingFilter::default()
+                            },
+                            PageRequest::first(50),
+                        )
+                        .await?;
+                    for action in finished.items {
+                        if self.deliver_if_waiting(&action).await? {
+                            delivered += 1;
+                        }
+                    }
+                }
+            }
+            match page.next_cursor {
+                Some(cursor) => tenants.after = Some(cursor),
+                None => break,
+            }
+        }
+        Ok(delivered)
+    }
+
+    async fn deliver_if_waiting(&self, action: &PendingAction) -> RuntimeResult<bool> {
+        let session = self
+            .store()
+            .get_session(action.tenant_id, action.session_id)
+            .await?;
+        let marker = format!("({})", action.id);
+        let waiting = session.last_turn == action.turn
+            && self
+                .store()
+                .list_turns(action.tenant_id, session.id)
+                .await?
+                .iter()
+                .any(|t| {
+                    t.turn == action.turn
+                        && t.status == TurnStatus::Halted
+                        && t.reason.as_deref().is_some_and(|r| r.ends_with(&marker))
+                });
+        if !waiting {
+            return Ok(false);
+        }
+        let result = action.result.clone().unwrap_or(Value::Null);
+        let succeeded = action.status == PendingStatus::Completed;
+        let (run, _) = self.held_turn(&session, action).await?;
+        self.deliver_result(
+            run,
+            action,
+            true,
+            succeeded,
+            result.to_string(),
+            &result,
+            false,
+        )
+        .await?;
+        Ok(true)
     }
 
     /// The claimed action's effect, applied at most once under its id.

@@ -353,8 +353,8 @@ struct Crash {
     effects_at_crash: i64,
     /// Claims once completed: a second one means a new process took over a dead one's lease.
     attempts: i64,
-    /// Whether the dead process had not yet resumed the action's turn, so the new one
-    /// resumes it and the turn ends with the model's answer.
+    /// Whether the turn ends with the model's answer after the restart (the new process
+    /// hands the result to the turn that waited for it, wherever the old one died).
     turn_resumes_after_restart: bool,
 }
 
@@ -378,14 +378,14 @@ const CRASHES: [Crash; 4] = [
         status_at_crash: "running",
         effects_at_crash: 1,
         attempts: 2,
-        turn_resumes_after_restart: false,
+        turn_resumes_after_restart: true,
     },
     Crash {
         point: "after_finish",
         status_at_crash: "completed",
         effects_at_crash: 1,
         attempts: 1,
-        turn_resumes_after_restart: false,
+        turn_resumes_after_restart: true,
     },
 ];
 

@@ -33,6 +33,7 @@ macro_rules! on_both_engines {
 }
 
 on_both_engines!(
+    a_result_whose_runner_died_before_handing_it_over_still_reaches_its_turn,
     declining_runs_nothing,
     the_model_and_tenant_policy_can_raise_review_but_not_lower_it,
     expired_and_stale_requests_run_nothing,
@@ -638,4 +639,89 @@ async fn a_conditional_approval_asks_only_when_its_condition_holds_and_cannot_be
     let refused = view.steps.iter().find(|s| s.kind == "tool_result").unwrap();
     assert_eq!(refused.detail["stage"], "schema");
     assert_eq!(account_name(&world).await, "Alpine Co");
+}
+
+async fn a_result_whose_runner_died_before_handing_it_over_still_reaches_its_turn(world: World) {
+    let mut all = with_mode("approval", "  approval: { approver_role: admin }\n");
+    all[0] = files(
+        &rename_script(
+            "Handed Over",
+            "- expect: { last_tool_result_contains: record_ids }\n  text: It is done.\n",
+        ),
+        "",
+    )[0]
+    .clone();
+    world.apply(&all).await;
+    let ana = world.person(ANA).await;
+    let session = world.session(&ana, "rep_assistant").await;
+    let held = world.say(&ana, session.id, "Rename").await;
+    let request = held.pending_action.unwrap();
+    let store = world.identity.store();
+    let event = || heddle_audit_log::prepare_event(&test_event(&world));
+    store
+        .decide_pending_action(
+            world.tenant,
+            request.id,
+            heddle_store::Decision::Approve,
+            None,
+            Some("user:someone".to_owned()),
+            None,
+            world.identity.now(),
+            event(),
+        )
+        .await
+        .unwrap();
+    store
+        .claim_pending_action(
+            world.tenant,
+            request.id,
+            "runner-that-died",
+            world.identity.now(),
+            time::Duration::minutes(2),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    // It ran and finished the action, then died before the turn heard of it.
+    store
+        .finish_pending_action(
+            world.tenant,
+            request.id,
+            "runner-that-died",
+            true,
+            json!({"ok": true, "records": 1, "record_ids": [id("001", 1)]}),
+            world.identity.now(),
+            event(),
+        )
+        .await
+        .unwrap();
+    world.runtime.run_due_actions().await.unwrap();
+    let mut status = String::new();
+    for _ in 0..50 {
+        status = world
+            .runtime
+            .get_execution(&Caller::local_operator(), world.tenant, held.execution_id)
+            .await
+            .unwrap()
+            .status
+            .to_owned();
+        if status == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "completed");
+    // Delivered once: another pass finds nothing waiting.
+    world.runtime.run_due_actions().await.unwrap();
+    let view = world
+        .runtime
+        .get_execution(&Caller::local_operator(), world.tenant, held.execution_id)
+        .await
+        .unwrap();
+    let results = view
+        .steps
+        .iter()
+        .filter(|s| s.kind == "tool_result")
+        .count();
+    assert_eq!(results, 1);
 }
