@@ -44,9 +44,6 @@ async fn failpoint(name: &str) {
     }
 }
 
-/// How long one runner holds an action before another may take it over.
-const RUN_LEASE: time::Duration = time::Duration::minutes(2);
-
 /// A call waiting for a person, as the turn that held it reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PendingRequest {
@@ -724,7 +721,8 @@ impl Runtime {
                 action.id,
                 &owner,
                 self.identity().now(),
-                RUN_LEASE,
+                time::Duration::try_from(self.settings().action_lease)
+                    .unwrap_or(time::Duration::minutes(2)),
             )
             .await?
         else {

@@ -29,6 +29,9 @@ pub struct RuntimeSettings {
     pub providers: ProviderSettings,
     /// Announces actions waiting for approval; none by default.
     pub approval_webhook: Option<crate::ApprovalWebhook>,
+    /// How long a runner holds an approved action before another process may take it over
+    /// (its holder presumed dead). Longer than the slowest action's effect.
+    pub action_lease: Duration,
 }
 
 impl Default for RuntimeSettings {
@@ -40,6 +43,7 @@ impl Default for RuntimeSettings {
             verification: VerificationSettings::default(),
             providers: ProviderSettings::default(),
             approval_webhook: None,
+            action_lease: Duration::from_secs(120),
         }
     }
 }

@@ -282,6 +282,9 @@ pub struct RuntimeConfig {
     /// whose process died while running them) and for requests past their expiry. It also
     /// runs once at start-up. 1–3600.
     pub action_worker_interval_secs: u64,
+    /// How long a process holds an approved action it runs before another may take it over
+    /// (the holder presumed dead). Longer than the slowest effect; 10–3600.
+    pub action_lease_secs: u64,
     /// Announces actions waiting for approval with a signed webhook; none by default.
     pub approval_webhook: Option<ApprovalWebhookConfig>,
 }
@@ -314,6 +317,7 @@ impl Default for RuntimeConfig {
             content: ContentSetting::Digest,
             providers_allow_private_network: false,
             action_worker_interval_secs: 5,
+            action_lease_secs: 120,
             approval_webhook: None,
         }
     }
@@ -522,6 +526,7 @@ impl Config {
             ..heddle_runtime::RuntimeSettings::default()
         };
         settings.providers.allow_private_network = runtime.providers_allow_private_network;
+        settings.action_lease = std::time::Duration::from_secs(runtime.action_lease_secs);
         settings
     }
 
@@ -771,6 +776,12 @@ fn validate_runtime(runtime: &RuntimeConfig, problems: &mut Vec<(&'static str, S
         problems.push((
             "runtime.action_worker_interval_secs",
             "must be between 1 and 3600".to_owned(),
+        ));
+    }
+    if !(10..=3600).contains(&runtime.action_lease_secs) {
+        problems.push((
+            "runtime.action_lease_secs",
+            "must be between 10 and 3600".to_owned(),
         ));
     }
     if let Some(hook) = &runtime.approval_webhook {

@@ -224,6 +224,7 @@ fn runtime_settings_follow_the_runtime_section() {
         assert_eq!(settings.content, heddle_audit_log::ContentRecording::Digest);
         assert_eq!(settings.max_output_tokens, 1024);
         assert_eq!(settings.abandon_grace, std::time::Duration::from_secs(30));
+        assert_eq!(settings.action_lease, std::time::Duration::from_secs(120));
         assert_eq!(
             settings.verification.code_ttl,
             std::time::Duration::from_secs(600)
@@ -272,7 +273,7 @@ fn runtime_settings_follow_the_runtime_section() {
 #[test]
 fn runtime_values_out_of_range_are_each_reported() {
     with_sources(
-        "[runtime]\nmax_output_tokens = 0\nabandon_grace_secs = 0\nverification_code_ttl_secs = 5\nverification_max_attempts = 1000\naction_worker_interval_secs = 0\nverification_sender_name = \"\"\n",
+        "[runtime]\nmax_output_tokens = 0\nabandon_grace_secs = 0\nverification_code_ttl_secs = 5\nverification_max_attempts = 1000\naction_worker_interval_secs = 0\naction_lease_secs = 5\nverification_sender_name = \"\"\n",
         &[],
         CliOverrides::default(),
         |sources| {
@@ -286,6 +287,7 @@ fn runtime_values_out_of_range_are_each_reported() {
                     "runtime.verification_code_ttl_secs",
                     "runtime.verification_max_attempts",
                     "runtime.action_worker_interval_secs",
+                    "runtime.action_lease_secs",
                     "runtime.verification_sender_name",
                 ]
             );
