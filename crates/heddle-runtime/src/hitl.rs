@@ -16,7 +16,7 @@ use heddle_store::{
     PendingStatus, StoreError, TurnStatus,
 };
 use heddle_types::{
-    Action, Page, PageRequest, Principal, PrincipalKind, RequestContext, Role, SessionId, TenantId,
+    Action, Page, PageRequest, Principal, RequestContext, Role, SessionId, TenantId,
 };
 use heddle_vault::Sealed;
 use serde::Serialize;
@@ -1041,23 +1041,25 @@ impl Runtime {
                 }
                 Principal::for_user(&user, tenant.operator)
             }
-            _ => {
+            "api_key" => {
                 let key = self
                     .store()
                     .get_api_key(action.tenant_id, heddle_types::ApiKeyId::from_uuid(id))
                     .await?;
-                if key.revoked_at.is_some() {
+                let expired = key.expires_at.is_some_and(|at| at <= self.identity().now());
+                if key.revoked_at.is_some() || expired {
                     return Err(RuntimeError::Refused(
-                        "the API key that asked has been revoked".to_owned(),
+                        "the API key that asked has been revoked or has expired".to_owned(),
                     ));
                 }
                 Principal::for_api_key(&key, tenant.operator)
             }
+            other => {
+                return Err(RuntimeError::Unavailable(format!(
+                    "the requester's kind `{other}` is not a principal kind"
+                )));
+            }
         };
-        debug_assert!(matches!(
-            principal.kind,
-            PrincipalKind::User | PrincipalKind::ApiKey
-        ));
         Ok(Caller::new(
             Actor::Principal(principal),
             RequestContext::default(),
