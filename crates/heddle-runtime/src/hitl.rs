@@ -730,7 +730,35 @@ impl Runtime {
             return Ok(None);
         };
         failpoint("after_claim").await;
-        let (mut run, set) = self.held_turn(&session, &claimed).await?;
+        let (mut run, set) = match self.held_turn(&session, &claimed).await {
+            Ok(held) => held,
+            Err(error) => {
+                // Nobody may run it any more (the requester was disabled, the key revoked, the
+                // agent is gone): it fails for good rather than waiting for another runner.
+                let result = json!({"ok": false, "stage": "identity", "error": error.reason()});
+                let caller = Caller::new(Actor::LocalOperator, RequestContext::default());
+                let audit = change(
+                    self.identity(),
+                    &caller,
+                    &action_subject(&claimed),
+                    "action.fail",
+                    details([("result", result.clone())]),
+                );
+                self.store()
+                    .finish_pending_action(
+                        tenant_id,
+                        claimed.id,
+                        &owner,
+                        false,
+                        result,
+                        self.identity().now(),
+                        audit,
+                    )
+                    .await?;
+                self.identity().audit_log().nudge();
+                return Err(error);
+            }
+        };
         let outcome = self.execute_claimed(&mut run, &set, &claimed).await;
         failpoint("after_effect").await;
         let (succeeded, content, result) = match &outcome {
@@ -899,8 +927,17 @@ impl Runtime {
                         )
                         .await?;
                     for action in finished.items {
-                        if self.deliver_if_waiting(&action).await? {
-                            delivered += 1;
+                        match self.deliver_if_waiting(&action).await {
+                            Ok(true) => delivered += 1,
+                            Ok(false) => {}
+                            // The requester can no longer act (disabled, revoked): the turn
+                            // stays where it stopped.
+                            Err(RuntimeError::Refused(reason)) => {
+                                tracing::debug!(%reason, "a finished action's turn stays halted");
+                            }
+                            Err(error) => {
+                                tracing::warn!(error = %error, "a finished action's result was not delivered");
+                            }
                         }
                     }
                 }

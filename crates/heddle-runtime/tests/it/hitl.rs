@@ -725,3 +725,57 @@ async fn a_result_whose_runner_died_before_handing_it_over_still_reaches_its_tur
         .count();
     assert_eq!(results, 1);
 }
+
+#[tokio::test]
+async fn an_action_of_a_requester_who_was_disabled_fails_instead_of_running() {
+    let world = World::start().await;
+    let mut all = with_mode("approval", "  approval: { approver_role: admin }\n");
+    all[0] = files(&rename_script("Too Late", "- text: x\n"), "")[0].clone();
+    world.apply(&all).await;
+    let ana = world.person(ANA).await;
+    let session = world.session(&ana, "rep_assistant").await;
+    let request = world
+        .say(&ana, session.id, "Rename")
+        .await
+        .pending_action
+        .unwrap();
+    let user = world
+        .identity
+        .store()
+        .find_user_credentials(world.tenant, ANA)
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    world
+        .identity
+        .update_user(
+            &Caller::local_operator(),
+            world.tenant,
+            user.id,
+            heddle_identity::UpdateUser {
+                disabled: Some(true),
+                ..heddle_identity::UpdateUser::default()
+            },
+        )
+        .await
+        .unwrap();
+    let admin = world.person(ADMIN).await;
+    let error = world
+        .runtime
+        .decide_action(&admin, world.tenant, request.id, true, None)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("disabled"), "{error}");
+    let view = world
+        .runtime
+        .get_action(&admin, world.tenant, request.id)
+        .await
+        .unwrap();
+    assert_eq!(view.status, "failed");
+    assert_eq!(account_name(&world).await, "Alpine");
+    // Nothing is left for the worker to retry.
+    world.clock.advance(time::Duration::minutes(5));
+    world.runtime.run_due_actions().await.unwrap();
+    assert_eq!(update_events(&world).await, 0);
+}
