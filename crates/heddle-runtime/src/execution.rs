@@ -1,7 +1,7 @@
 //! The durable execution record of one turn, as the API shows it.
 
 use heddle_identity::Caller;
-use heddle_store::{Step, UsageScope};
+use heddle_store::Step;
 use heddle_types::{Action, Environment, ExecutionId, SessionId, TenantId};
 use serde::Serialize;
 use serde_json::Value;
@@ -93,16 +93,15 @@ impl Runtime {
             .store()
             .list_steps(tenant_id, turn.session_id, Some(turn.turn))
             .await?;
-        let usage = self
-            .store()
-            .usage_totals(
-                tenant_id,
-                UsageScope::Turn {
-                    session_id: turn.session_id,
-                    turn: turn.turn,
-                },
-            )
-            .await?;
+        // The turn's spending is the sum of its steps, which are already here.
+        let (input_tokens, output_tokens, cost_micros) =
+            steps.iter().fold((0i64, 0i64, 0i64), |(i, o, c), step| {
+                (
+                    i.saturating_add(step.input_tokens),
+                    o.saturating_add(step.output_tokens),
+                    c.saturating_add(step.cost_micros),
+                )
+            });
         Ok(ExecutionView {
             id: execution_id,
             session_id: turn.session_id,
@@ -114,9 +113,9 @@ impl Runtime {
             reason: turn.reason,
             started_at: turn.started_at,
             finished_at: turn.finished_at,
-            input_tokens: usage.input_tokens,
-            output_tokens: usage.output_tokens,
-            estimated_cost_usd: usage.cost_micros as f64 / 1_000_000.0,
+            input_tokens,
+            output_tokens,
+            estimated_cost_usd: cost_micros as f64 / 1_000_000.0,
             steps: steps.into_iter().map(StepView::from).collect(),
         })
     }

@@ -671,13 +671,7 @@ impl Runtime {
             .get_session(tenant_id, action.session_id)
             .await?;
         let turns = self.store().list_turns(tenant_id, session.id).await?;
-        let waiting = turns.iter().any(|t| {
-            t.turn == action.turn
-                && t.status == TurnStatus::Halted
-                && t.reason
-                    .as_deref()
-                    .is_some_and(|r| r.starts_with("waiting"))
-        });
+        let waiting = turns.iter().any(|t| waits_for(t, &action));
         let current = waiting && session.last_turn == action.turn;
         if !current
             && action.on_stale == OnStale::Discard
@@ -955,18 +949,13 @@ impl Runtime {
             .store()
             .get_session(action.tenant_id, action.session_id)
             .await?;
-        let marker = format!("({})", action.id);
         let waiting = session.last_turn == action.turn
             && self
                 .store()
                 .list_turns(action.tenant_id, session.id)
                 .await?
                 .iter()
-                .any(|t| {
-                    t.turn == action.turn
-                        && t.status == TurnStatus::Halted
-                        && t.reason.as_deref().is_some_and(|r| r.ends_with(&marker))
-                });
+                .any(|t| waits_for(t, action));
         if !waiting {
             return Ok(false);
         }
@@ -1102,6 +1091,17 @@ impl Runtime {
             RequestContext::default(),
         ))
     }
+}
+
+/// Whether `turn` halted waiting for `action` (its reason ends with the action's id, as
+/// [`PendingRequest::waiting_reason`] writes it).
+fn waits_for(turn: &heddle_store::Turn, action: &PendingAction) -> bool {
+    turn.turn == action.turn
+        && turn.status == TurnStatus::Halted
+        && turn
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.ends_with(&format!("({})", action.id)))
 }
 
 fn action_subject(action: &PendingAction) -> Subject<'static> {

@@ -285,12 +285,13 @@ fn record_json(view: &RecordView) -> JsonValue {
     json!({"id": view.id.as_str(), "object": view.object, "fields": view.fields})
 }
 
-/// Runs a checked call as `actor`. Unreadable fields are already stripped by the source.
-pub(crate) async fn execute(
+/// Refuses a record id of another object than the one the backend reads or writes, before
+/// any lookup by that id.
+async fn check_record_target(
     source: &dyn RecordSource,
     actor: &RecordActor,
     backend: &BackendCall,
-) -> Result<ToolOutput, RecordError> {
+) -> Result<(), RecordError> {
     if let Some((object, id)) = backend.record_target() {
         let definition = source.describe_object(actor, object).await?;
         if id.key_prefix() != definition.key_prefix {
@@ -304,6 +305,16 @@ pub(crate) async fn execute(
             )));
         }
     }
+    Ok(())
+}
+
+/// Runs a checked call as `actor`. Unreadable fields are already stripped by the source.
+pub(crate) async fn execute(
+    source: &dyn RecordSource,
+    actor: &RecordActor,
+    backend: &BackendCall,
+) -> Result<ToolOutput, RecordError> {
+    check_record_target(source, actor, backend).await?;
     match backend {
         BackendCall::Query(query) => {
             let QueryResult {
@@ -401,13 +412,8 @@ pub(crate) async fn execute_once(
                 .create_once(actor, object, fields.clone(), WriteMode::Strict, key)
                 .await?
         }
-        BackendCall::Update { object, id, fields } => {
-            let definition = records.describe_object(actor, object).await?;
-            if id.key_prefix() != definition.key_prefix {
-                return Err(RecordError::Invalid(format!(
-                    "`{id}` is not the id of a {object} record"
-                )));
-            }
+        BackendCall::Update { id, fields, .. } => {
+            check_record_target(records, actor, backend).await?;
             records
                 .update_once(actor, id, fields.clone(), WriteMode::Strict, key)
                 .await?
