@@ -122,12 +122,13 @@ impl ConfigSet {
     }
 }
 
-fn canonical_json(
-    agents: &BTreeMap<String, Loaded<Agent>>,
-    capabilities: &BTreeMap<String, Loaded<Capability>>,
-    model_bindings: &BTreeMap<String, Loaded<ModelBinding>>,
-) -> Vec<u8> {
-    let canonical = Canonical {
+/// The hashed structure of a set's definitions.
+fn canonical<'a>(
+    agents: &'a BTreeMap<String, Loaded<Agent>>,
+    capabilities: &'a BTreeMap<String, Loaded<Capability>>,
+    model_bindings: &'a BTreeMap<String, Loaded<ModelBinding>>,
+) -> Canonical<'a> {
+    Canonical {
         api_version: API_VERSION,
         agents: agents.iter().map(|(k, v)| (k.as_str(), &v.doc)).collect(),
         capabilities: capabilities
@@ -138,12 +139,19 @@ fn canonical_json(
             .iter()
             .map(|(k, v)| (k.as_str(), &v.doc))
             .collect(),
-    };
+    }
+}
+
+fn canonical_json(
+    agents: &BTreeMap<String, Loaded<Agent>>,
+    capabilities: &BTreeMap<String, Loaded<Capability>>,
+    model_bindings: &BTreeMap<String, Loaded<ModelBinding>>,
+) -> Vec<u8> {
     // Keys sorted at every depth by the audit log's canonical form, not by serde_json's map
     // order: a dependency turns on `preserve_order`, and PostgreSQL's `jsonb` stores keys in
     // its own order. Serializing plain data cannot fail; an empty output would still hash
     // distinctly.
-    serde_json::to_value(&canonical)
+    serde_json::to_value(canonical(agents, capabilities, model_bindings))
         .map(|value| heddle_audit::canonical_json(&value))
         .unwrap_or_default()
 }
@@ -365,19 +373,7 @@ impl ConfigSet {
         // Versions stored before keys were sorted at every depth hashed the documents in the
         // order they were written; such a version still reads back, under its recorded hash.
         let legacy = || {
-            let canonical = Canonical {
-                api_version: API_VERSION,
-                agents: agents.iter().map(|(k, v)| (k.as_str(), &v.doc)).collect(),
-                capabilities: capabilities
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), &v.doc))
-                    .collect(),
-                model_bindings: model_bindings
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), &v.doc))
-                    .collect(),
-            };
-            serde_json::to_vec(&canonical)
+            serde_json::to_vec(&canonical(&agents, &capabilities, &model_bindings))
                 .map(|bytes| heddle_crypto::hex_encode(heddle_crypto::sha256(&bytes)))
                 .unwrap_or_default()
         };
