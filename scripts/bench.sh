@@ -12,6 +12,8 @@ cargo bench -p heddle-store --bench audit_append -- --warm-up-time 1 --measureme
 cargo bench -p heddle-audit --bench verify -- --warm-up-time 1 --measurement-time 3 "$@"
 cargo bench -p heddle-store --bench records_query -- --warm-up-time 1 --measurement-time 3 "$@"
 cargo bench -p heddle-runtime --bench turn_overhead -- --warm-up-time 1 --measurement-time 3 "$@"
+cargo bench -p heddle-trust --bench inbound_pipeline -- --warm-up-time 1 --measurement-time 3 "$@"
+cargo bench -p heddle-trust --bench masking -- --warm-up-time 1 --measurement-time 3 "$@"
 
 python3 - "$target/criterion" "$started" <<'PY'
 import json, pathlib, sys

@@ -59,6 +59,15 @@ pub struct AgentSpec {
     pub budgets: Budgets,
     #[serde(default)]
     pub limits: Limits,
+    /// The trust layers: a preset with per-guardrail overrides, custom rules and drift
+    /// detection (`heddle_trust::config`). Left out, the `standard` preset applies; an
+    /// agent without the block hashes as it did before the block existed.
+    #[serde(default, skip_serializing_if = "is_default_trust")]
+    pub trust: heddle_trust::config::TrustSpec,
+}
+
+fn is_default_trust(trust: &heddle_trust::config::TrustSpec) -> bool {
+    *trust == heddle_trust::config::TrustSpec::default()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -569,6 +569,46 @@ fn check_agent(
             format!("`turn_timeout_seconds` must be 1 to {MAX_TURN_TIMEOUT_SECONDS}"),
         );
     }
+    check_trust(&s.trust, model_bindings, broken, errs);
+}
+
+/// The trust block compiles (rules, thresholds) and every model binding it names exists.
+fn check_trust(
+    trust: &heddle_trust::config::TrustSpec,
+    model_bindings: &BTreeMap<String, Loaded<ModelBinding>>,
+    broken: &BTreeSet<(Kind, String)>,
+    errs: &mut Errors<'_>,
+) {
+    let here = spec().key("trust");
+    if let Err(problems) = heddle_trust::pipeline::AgentTrust::compile(trust) {
+        for problem in problems {
+            errs.push(&here, problem);
+        }
+    }
+    let mut named: Vec<(FieldPath, &str)> = Vec::new();
+    if let Some(binding) = &trust.content.moderation {
+        named.push((here.key("content").key("moderation"), binding));
+    }
+    for (i, rule) in trust.rules.iter().enumerate() {
+        if let heddle_trust::rules::RuleKind::LlmJudge { model, .. } = &rule.kind {
+            named.push((here.key("rules").index(i).key("model"), model));
+        }
+    }
+    if let Some(drift) = &trust.drift
+        && drift.embedder != "local"
+    {
+        named.push((here.key("drift").key("embedder"), &drift.embedder));
+    }
+    for (path, name) in named {
+        if !model_bindings.contains_key(name)
+            && !broken.contains(&(Kind::ModelBinding, name.to_owned()))
+        {
+            errs.push(
+                &path,
+                format!("no ModelBinding named `{name}` in this directory"),
+            );
+        }
+    }
 }
 
 fn check_budget(budget: &Budget, path: &FieldPath, errs: &mut Errors<'_>) {

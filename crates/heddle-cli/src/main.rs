@@ -7,6 +7,7 @@ mod agents;
 mod demo;
 mod records;
 mod serve;
+mod trust;
 mod verify;
 
 use std::path::PathBuf;
@@ -77,6 +78,9 @@ enum Command {
         #[arg(long)]
         sarif: bool,
     },
+    /// Trust-layer tools (no database).
+    #[command(subcommand)]
+    Trust(TrustCommand),
     /// A scripted tour of the runtime against the demo company, offline: a sales rep's agent
     /// reads her pipeline and is refused a peer's account, a customer verifies by one-time code
     /// on a support channel. Uses the same data as `serve --demo`, where its executions can be
@@ -99,6 +103,23 @@ fn parse_environment(value: &str) -> Result<heddle_types::Environment, String> {
     value
         .parse()
         .map_err(|err: heddle_types::EnvironmentParseError| err.to_string())
+}
+
+#[derive(Debug, Subcommand)]
+enum TrustCommand {
+    /// Score the PII and injection detectors on labeled JSON Lines files (the format of
+    /// `shared/eval/`): per-type precision and recall (exact and overlap) with masked hard
+    /// negatives counted as false positives; injection true-positive rate at 1% and 3%
+    /// false-positive rate by channel. Needs at least one of --pii and --injection.
+    Eval {
+        #[arg(long)]
+        pii: Option<PathBuf>,
+        #[arg(long)]
+        injection: Option<PathBuf>,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,6 +273,19 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             });
         }
+        Command::Trust(TrustCommand::Eval {
+            pii,
+            injection,
+            json,
+        }) => {
+            return match trust::eval(pii.as_deref(), injection.as_deref(), *json) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("heddle: {err:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Command::Lint { dir, sarif } => {
             return agents::lint_dir(dir, *sarif).unwrap_or_else(|err| {
                 eprintln!("heddle: {err:#}");
@@ -344,6 +378,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Demo => demo::run(config).await,
         // Handled before the runtime started.
         Command::Lint { .. }
+        | Command::Trust(_)
         | Command::Audit(AuditCommand::Verify { .. })
         | Command::Keys(KeysCommand::GenerateMaster) => Ok(()),
     };

@@ -19,14 +19,18 @@ pub(crate) fn action_applies_to(action: Action, resource: &Resource) -> bool {
     match resource {
         Resource::Tenant(_) => !matches!(
             action,
-            ViewSelf | CallCapability | RunWithoutConfirmation | RunWithoutApproval
+            ViewSelf
+                | CallCapability
+                | RunWithoutConfirmation
+                | RunWithoutApproval
+                | UnmaskArguments
         ),
         Resource::User { .. } => matches!(action, ManageUsers | ViewUsers | ViewSelf),
         Resource::ApiKey { .. } => matches!(action, ManageApiKeys | ViewSelf),
         Resource::Secret { .. } => matches!(action, ManageSecrets | ViewSecrets),
         Resource::Capability(_) => matches!(
             action,
-            CallCapability | RunWithoutConfirmation | RunWithoutApproval
+            CallCapability | RunWithoutConfirmation | RunWithoutApproval | UnmaskArguments
         ),
     }
 }

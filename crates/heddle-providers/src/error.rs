@@ -51,6 +51,10 @@ pub enum ProviderError {
     /// The provider is configured wrongly (bad base URL, header value).
     #[error("invalid configuration for `{provider}`: {reason}")]
     Config { provider: String, reason: String },
+    /// A model running in this process (a local embedder) failed: unreadable input for its
+    /// tokenizer, a tensor error, a worker that died. Not retried.
+    #[error("local model `{provider}` failed: {reason}")]
+    Local { provider: String, reason: String },
     /// The scripted provider was asked for more turns than its script has.
     #[error(
         "the script is exhausted: all {turns} turn(s) were played and another model call was made"

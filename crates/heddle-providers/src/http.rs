@@ -5,9 +5,10 @@ use std::net::{IpAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
+use heddle_crypto::{ExposeSecret, SecretString};
 use heddle_outbound::{
-    HeaderMap, HostPattern, IpNet, Method, OutboundClient, OutboundError, OutboundPolicy,
-    OutboundRequest, OutboundResponse, Url,
+    HeaderMap, HeaderValue, HostPattern, IpNet, Method, OutboundClient, OutboundError,
+    OutboundPolicy, OutboundRequest, OutboundResponse, Url, header,
 };
 use serde::{Deserialize, Serialize};
 
@@ -221,6 +222,27 @@ impl Transport {
             reason: reason.into(),
         }
     }
+}
+
+/// `Authorization: Bearer <key>` when there is a key, marked sensitive so that no log or
+/// `Debug` of the request shows it.
+pub(crate) fn bearer_headers(
+    transport: &Transport,
+    api_key: Option<&SecretString>,
+) -> Result<HeaderMap, ProviderError> {
+    let mut headers = HeaderMap::new();
+    if let Some(key) = api_key {
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {}", key.expose_secret())).map_err(|_| {
+                ProviderError::Config {
+                    provider: transport.provider().to_owned(),
+                    reason: "the api key is not a valid header value".into(),
+                }
+            })?;
+        value.set_sensitive(true);
+        headers.insert(header::AUTHORIZATION, value);
+    }
+    Ok(headers)
 }
 
 /// `{base}{path}`; a base ending in `/v1` does not get a second one.

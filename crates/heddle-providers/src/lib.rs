@@ -5,6 +5,11 @@
 //! ([`AnthropicProvider`]), and [`ScriptedProvider`], which plays a fixed script of model turns
 //! offline (demo, tests, red-team simulations of a fully compromised model).
 //!
+//! Beside chat, the I/O the trust layers need: the [`Embedder`] trait with
+//! [`OpenAiEmbedder`] (OpenAI Embeddings and compatible servers; `heddle-embed-local` runs a
+//! model in process behind the same trait), and [`OpenAiModeration`], which returns the
+//! Moderations API's raw answer for `heddle-trust` to read.
+//!
 //! Invariants:
 //! - every HTTP call goes through `heddle-outbound`; a base URL on a private or loopback
 //!   address is reachable only when its config says `allow_private_network`, and then only
@@ -18,20 +23,24 @@
 //! - the scripted provider never touches the network.
 
 mod anthropic;
+pub mod embeddings;
 mod error;
 mod http;
 mod model;
+mod moderation;
 mod openai;
 mod price;
 mod retry;
 mod scripted;
 
 pub use anthropic::{ANTHROPIC_VERSION, AnthropicConfig, AnthropicProvider};
+pub use embeddings::{Embedder, OpenAiEmbedder, OpenAiEmbeddingConfig};
 pub use error::ProviderError;
 pub use http::HttpSettings;
 pub use model::{
     ChatRequest, ChatResponse, Message, ModelProvider, StopReason, ToolCall, ToolSpec, Usage,
 };
+pub use moderation::{OpenAiModeration, OpenAiModerationConfig};
 pub use openai::{MaxTokensField, OpenAiConfig, OpenAiProvider};
 pub use price::{ModelPrice, PriceTable};
 pub use retry::{RecordingSleeper, RetryPolicy, Sleeper, TokioSleeper};

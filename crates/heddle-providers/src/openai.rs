@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use heddle_crypto::{ExposeSecret, SecretString};
-use heddle_outbound::{HeaderMap, HeaderValue, header};
+use heddle_outbound::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::http::{ErrorDetail, Transport};
+use crate::http::{ErrorDetail, Transport, bearer_headers};
 use crate::{
     ChatRequest, ChatResponse, HttpSettings, Message, ModelProvider, PriceTable, ProviderError,
     Sleeper, StopReason, ToolCall, Usage,
@@ -104,17 +104,7 @@ impl OpenAiProvider {
     }
 
     fn headers(&self) -> Result<HeaderMap, ProviderError> {
-        let mut headers = HeaderMap::new();
-        if let Some(key) = &self.api_key {
-            let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
-                .map_err(|_| ProviderError::Config {
-                    provider: self.transport.provider().to_owned(),
-                    reason: "the api key is not a valid header value".into(),
-                })?;
-            value.set_sensitive(true);
-            headers.insert(header::AUTHORIZATION, value);
-        }
-        Ok(headers)
+        bearer_headers(&self.transport, self.api_key.as_ref())
     }
 }
 
@@ -302,7 +292,8 @@ fn into_response(completion: Completion, requested_model: &str) -> Result<ChatRe
 }
 
 /// `{"error": {"message", "type", "code"}}`; the code is the more specific kind when present.
-fn parse_error(body: &[u8]) -> Option<ErrorDetail> {
+/// Shared by every OpenAI endpoint.
+pub(crate) fn parse_error(body: &[u8]) -> Option<ErrorDetail> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let error = value.get("error")?;
     let text = |field: &str| error.get(field).and_then(Value::as_str).map(str::to_owned);

@@ -88,6 +88,8 @@ pub(crate) struct History {
     /// Model calls the session has started, over all its turns. Requests count, not
     /// responses: a call still in flight in an abandoned turn has used its place in a script.
     pub(crate) model_calls: usize,
+    /// The newest sealed mask map among the same steps.
+    pub(crate) mask_state: Option<JsonValue>,
 }
 
 /// The applied messages of completed turns before `current_turn` — and of the current turn
@@ -114,6 +116,7 @@ pub(crate) async fn read_history(
     let steps = store.list_steps(tenant_id, session_id, None).await?;
     let model_calls = model_calls(&steps);
     let mut messages = Vec::new();
+    let mut mask_state = None;
     for step in steps
         .iter()
         .filter(|s| s.applied && completed.contains(&s.turn))
@@ -121,10 +124,14 @@ pub(crate) async fn read_history(
         if let Some(entry) = step.payload.get(TRANSCRIPT_KEY) {
             messages.push(open_message(keys, session_id, entry).await?);
         }
+        if let Some(state) = step.payload.get(crate::trust::MASK_STATE_KEY) {
+            mask_state = Some(state.clone());
+        }
     }
     Ok(History {
         messages: answer_every_tool_call(messages),
         model_calls,
+        mask_state,
     })
 }
 

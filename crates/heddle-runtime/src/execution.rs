@@ -62,6 +62,7 @@ impl From<Step> for StepView {
         // The sealed conversation entry is the runtime's, not the reader's.
         if let Value::Object(map) = &mut detail {
             map.remove(TRANSCRIPT_KEY);
+            map.remove(crate::trust::MASK_STATE_KEY);
         }
         Self {
             seq: step.seq,

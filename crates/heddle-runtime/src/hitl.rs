@@ -190,6 +190,8 @@ pub(crate) async fn hold(
 ) -> RuntimeResult<PendingRequest> {
     let mode = store_mode(gate)
         .ok_or_else(|| RuntimeError::Unavailable("a call without a gate was held".into()))?;
+    // Approvers see the arguments masked; the requester's own view is the outcome's.
+    let shown = run.masked_arguments(&checked.arguments)?;
     let capability = checked.capability;
     let id = Uuid::now_v7();
     let arguments = Value::Object(checked.arguments.clone());
@@ -251,7 +253,9 @@ pub(crate) async fn hold(
                     "key_version": sealed.data_key_version,
                     "ciphertext": heddle_crypto::base64_encode(&sealed.ciphertext),
                 }),
-                arguments_display: arguments.clone(),
+                // What people deciding see: personal data masked. The sealed arguments are
+                // opened only to run the call.
+                arguments_display: Value::Object(shown.clone()),
                 arguments_hash: arguments_hash.clone(),
                 mode,
                 reason: reason.clone(),
@@ -292,7 +296,7 @@ pub(crate) async fn hold(
         capability: capability.name.clone(),
         gate,
         status: stored.status.as_str(),
-        summary: summary(capability, &checked.arguments),
+        summary: summary(capability, &shown),
         arguments,
         arguments_hash,
         reason,
@@ -828,6 +832,7 @@ impl Runtime {
             spent: crate::budget::Spending::default(),
             actor: None,
             keys,
+            trust: None,
         };
         Ok((run, set))
     }
@@ -867,6 +872,14 @@ impl Runtime {
                 )
                 .await
                 .is_ok();
+        run.ensure_trust().await?;
+        // A result enters the conversation like any other: screened, masked, datamarked.
+        let (content, screening) = if succeeded {
+            let (view, screening) = run.screen_tool_result(&action.capability, &content).await?;
+            (view, Some(screening))
+        } else {
+            (content, None)
+        };
         let message = Message::ToolResult {
             tool_call_id: action.call_id.clone(),
             content,
@@ -882,7 +895,18 @@ impl Runtime {
             payload.insert("record_ids".to_owned(), ids.clone());
         }
         payload.insert(TRANSCRIPT_KEY.to_owned(), run.seal(&message).await?);
+        if let Some(state) = run.mask_state_entry().await? {
+            payload.insert(crate::trust::MASK_STATE_KEY.to_owned(), state);
+        }
         run.record(StepRecord::new("tool_result", payload)).await?;
+        if let Some(screening) = &screening {
+            run.record_violations(
+                heddle_trust::rules::RuleStage::ToolResult,
+                heddle_trust::Channel::ToolResult,
+                screening,
+            )
+            .await?;
+        }
         if !resumed {
             return Ok(None);
         }

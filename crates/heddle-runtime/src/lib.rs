@@ -24,6 +24,10 @@
 //! - a capability whose gate needs a person (its mode, raised by tenant policy or by the
 //!   model, never lowered) is held as a pending action bound to the hash of its arguments; it
 //!   runs once after confirmation or approval, under a lease and an idempotency key;
+//! - the trust layers (`heddle_trust`) screen the person's message, every tool result and the
+//!   answer; personal data reaches a model only as session-stable placeholders, tool-call
+//!   arguments get the values back only where policy lets the capability receive them, and a
+//!   blocked text never enters the conversation;
 //! - message text is stored only sealed under the session's own vault key (the conversation
 //!   needs it back); steps and audit events show it only as the content-privacy setting says
 //!   (a digest by default).
@@ -40,8 +44,10 @@ mod providers;
 mod runtime;
 mod sessions;
 mod tools;
+mod trust;
 mod turn;
 mod verification;
+mod violations;
 
 pub use budget::{BudgetExceeded, BudgetWindow};
 pub use error::RuntimeError;
@@ -53,5 +59,6 @@ pub use runtime::{Runtime, RuntimeSettings, VerificationSettings};
 pub use sessions::{CreateSession, SessionView, TurnView};
 pub use turn::TurnOutcome;
 pub use verification::{VerificationConfirmed, VerificationStarted};
+pub use violations::{ViolationFilter, ViolationPage, ViolationView};
 
 pub type RuntimeResult<T> = Result<T, RuntimeError>;

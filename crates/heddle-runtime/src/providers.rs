@@ -7,7 +7,8 @@ use heddle_agents::config::{ModelBindingSpec, Provider};
 use heddle_identity::Identity;
 use heddle_identity::SecretValue;
 use heddle_providers::{
-    AnthropicConfig, AnthropicProvider, HttpSettings, ModelPrice, ModelProvider, OpenAiConfig,
+    AnthropicConfig, AnthropicProvider, Embedder, HttpSettings, ModelPrice, ModelProvider,
+    OpenAiConfig, OpenAiEmbedder, OpenAiEmbeddingConfig, OpenAiModeration, OpenAiModerationConfig,
     OpenAiProvider, PriceTable, Script, ScriptedProvider,
 };
 use heddle_store::SecretFilter;
@@ -144,4 +145,94 @@ async fn credential(
             value.kind()
         ))),
     }
+}
+
+/// The HTTP settings of a binding's OpenAI-compatible endpoint, with the server's network
+/// rules; other providers have no moderation or embeddings endpoint.
+async fn openai_compatible_endpoint(
+    identity: &Identity,
+    settings: &ProviderSettings,
+    tenant_id: TenantId,
+    environment: Environment,
+    binding: &ModelBindingSpec,
+    purpose: &str,
+) -> RuntimeResult<(HttpSettings, Option<heddle_crypto::SecretString>)> {
+    let default_base = match binding.provider {
+        Provider::Openai => "https://api.openai.com",
+        Provider::OpenaiCompatible => "",
+        Provider::Anthropic | Provider::Scripted => {
+            return Err(RuntimeError::Unavailable(format!(
+                "a {purpose} binding must be `openai` or `openai_compatible`"
+            )));
+        }
+    };
+    let mut http = settings
+        .http
+        .clone()
+        .unwrap_or_else(|| HttpSettings::new(""));
+    http.base_url = binding.base_url.clone().unwrap_or(default_base.to_owned());
+    http.allow_private_network = settings.allow_private_network;
+    let api_key = match &binding.credential {
+        Some(name) => Some(credential(identity, tenant_id, environment, name).await?),
+        None => None,
+    };
+    Ok((http, api_key))
+}
+
+/// An OpenAI-compatible moderation endpoint from a binding.
+pub(crate) async fn moderation_for(
+    identity: &Identity,
+    settings: &ProviderSettings,
+    tenant_id: TenantId,
+    environment: Environment,
+    binding: &ModelBindingSpec,
+) -> RuntimeResult<OpenAiModeration> {
+    let (http, api_key) = openai_compatible_endpoint(
+        identity,
+        settings,
+        tenant_id,
+        environment,
+        binding,
+        "moderation",
+    )
+    .await?;
+    OpenAiModeration::new(OpenAiModerationConfig {
+        name: "moderation".to_owned(),
+        http,
+        api_key,
+        model: binding.model.clone(),
+    })
+    .map_err(|err| {
+        RuntimeError::Unavailable(format!("the moderation binding cannot be used: {err}"))
+    })
+}
+
+/// An OpenAI-compatible embeddings endpoint from a binding.
+pub(crate) async fn embedder_for(
+    identity: &Identity,
+    settings: &ProviderSettings,
+    tenant_id: TenantId,
+    environment: Environment,
+    binding: &ModelBindingSpec,
+) -> RuntimeResult<Arc<dyn Embedder>> {
+    let (http, api_key) = openai_compatible_endpoint(
+        identity,
+        settings,
+        tenant_id,
+        environment,
+        binding,
+        "embeddings",
+    )
+    .await?;
+    let embedder = OpenAiEmbedder::new(OpenAiEmbeddingConfig {
+        name: "embeddings".to_owned(),
+        http,
+        api_key,
+        model: binding.model.clone(),
+        dimension: None,
+    })
+    .map_err(|err| {
+        RuntimeError::Unavailable(format!("the embeddings binding cannot be used: {err}"))
+    })?;
+    Ok(Arc::new(embedder))
 }

@@ -32,6 +32,9 @@ pub struct RuntimeSettings {
     /// How long a runner holds an approved action before another process may take it over
     /// (its holder presumed dead). Longer than the slowest action's effect.
     pub action_lease: Duration,
+    /// The embedder agents' drift detection uses with `embedder: local` (the MiniLM model
+    /// loaded from `[runtime] minilm_dir`); none by default.
+    pub local_embedder: Option<std::sync::Arc<dyn heddle_providers::Embedder>>,
 }
 
 impl Default for RuntimeSettings {
@@ -44,6 +47,7 @@ impl Default for RuntimeSettings {
             providers: ProviderSettings::default(),
             approval_webhook: None,
             action_lease: Duration::from_secs(120),
+            local_embedder: None,
         }
     }
 }
@@ -84,6 +88,8 @@ pub(crate) struct Inner {
     pub(crate) configs: ConfigCache,
     /// Names this process as the holder of pending-action leases.
     pub(crate) runner_id: String,
+    /// The trust layers' detectors and each agent's compiled settings.
+    pub(crate) trust: crate::trust::TrustCache,
 }
 
 impl Runtime {
@@ -101,6 +107,7 @@ impl Runtime {
                 settings,
                 configs: ConfigCache::default(),
                 runner_id: format!("runner-{}", uuid::Uuid::now_v7()),
+                trust: crate::trust::TrustCache::default(),
             }),
         }
     }

@@ -25,8 +25,11 @@ use crate::events::{Subject, change, details, event};
 use crate::hitl::PendingRequest;
 use crate::providers::provider_for;
 use crate::tools::{Refusal, check_contract, execute, offered_schema, record_error_message};
+use crate::trust::{MASK_STATE_KEY, Screened, TurnTrust};
 use crate::{Runtime, RuntimeError, RuntimeResult};
 use heddle_agents::hitl::{Gate, PolicyFloor, required_gate};
+use heddle_trust::Channel;
+use heddle_trust::rules::RuleStage;
 
 /// Longest user message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 32 * 1024;
@@ -37,9 +40,11 @@ pub struct TurnOutcome {
     pub session_id: SessionId,
     pub turn: i64,
     pub execution_id: ExecutionId,
-    /// `completed`, `halted` (a limit or budget) or `failed` (the model or a store failed).
+    /// `completed`, `halted` (a limit or budget), `blocked` (a trust layer withheld the
+    /// message or the answer) or `failed` (the model or a store failed).
     pub status: &'static str,
-    /// The model's answer, for the person who asked.
+    /// The model's answer, for the person who asked, with the values behind placeholders
+    /// restored for them.
     pub reply: Option<String>,
     /// Why the turn halted or failed.
     pub reason: Option<String>,
@@ -59,6 +64,8 @@ pub(crate) enum Ending {
     Answered(String),
     Halted(String),
     Failed(String),
+    /// A trust layer withheld the message or the answer.
+    Blocked(String),
     /// A call waits for a person; the turn stops until it is decided.
     Waiting(Box<PendingRequest>),
 }
@@ -168,6 +175,7 @@ impl Runtime {
             spent: Spending::default(),
             actor: None,
             keys: session_keys(self.identity().vault(), tenant_id, session_id),
+            trust: None,
         };
         let abandoned_turn = began.abandoned.map(|t| t.turn);
         // Its own task: a caller that disconnects does not cut the turn (and its record) short.
@@ -193,6 +201,8 @@ pub(crate) struct TurnRun {
     pub(crate) actor: Option<RecordActor>,
     /// The session's data keys, unwrapped once for this turn.
     pub(crate) keys: heddle_vault::ScopeKeys,
+    /// The agent's trust layers and the session's mask map; loaded with the conversation.
+    pub(crate) trust: Option<TurnTrust>,
 }
 
 /// One step before it is stored.
@@ -249,21 +259,6 @@ impl TurnRun {
             ]),
         ))
         .await?;
-        let opening = match start {
-            Start::Message(text) => {
-                let user = Message::user(text.as_str());
-                let mut step = StepRecord::new(
-                    "user_message",
-                    details([("content", self.content(&text).await?)]),
-                );
-                step.payload
-                    .insert(TRANSCRIPT_KEY.to_owned(), self.seal(&user).await?);
-                self.record(step).await?;
-                user
-            }
-            // The held call's result was recorded by whoever ran it.
-            Start::Resume(result) => result,
-        };
         let store = self.runtime.store().clone();
         let tenant_id = self.tenant_id();
         let history = read_history(
@@ -275,6 +270,16 @@ impl TurnRun {
             resuming,
         )
         .await?;
+        self.load_trust(history.mask_state.as_ref()).await?;
+        let opening = match start {
+            // Screened and masked before anything else sees it.
+            Start::Message(text) => match self.enter_message(&text).await? {
+                Screened::Pass(masked) => Message::user(masked),
+                Screened::Blocked(reason) => return Ok(Ending::Blocked(reason)),
+            },
+            // The held call's result was recorded by whoever ran it.
+            Start::Resume(result) => result,
+        };
         let mut messages = history.messages;
         if !resuming {
             messages.push(opening);
@@ -363,7 +368,10 @@ impl TurnRun {
             self.record(step).await?;
             messages.push(assistant);
             if response.tool_calls.is_empty() {
-                return Ok(Ending::Answered(response.content));
+                return Ok(match self.screen_answer(&response.content).await? {
+                    Screened::Pass(reply) => Ending::Answered(reply),
+                    Screened::Blocked(reason) => Ending::Blocked(reason),
+                });
             }
             let over_budget = budget::check(&self.agent.spec.budgets, &self.spent);
             let rationale = (!response.content.is_empty()).then_some(response.content.as_str());
@@ -528,7 +536,23 @@ impl TurnRun {
                 }
             }
         }
-        let checked = match check_contract(&self.agent, capability, call, &context) {
+        // Placeholders get their values back only where the capability may receive them.
+        let unmasked = match self.unmask_call(call, capability).await? {
+            Ok(unmasked) => unmasked,
+            Err(refusal) => {
+                return self
+                    .refuse(call, refusal, rationale)
+                    .await
+                    .map(ToolStep::Done);
+            }
+        };
+        if let Some(refusal) = self.screen_arguments(call, capability).await? {
+            return self
+                .refuse(call, refusal, rationale)
+                .await
+                .map(ToolStep::Done);
+        }
+        let checked = match check_contract(&self.agent, capability, &unmasked, &context) {
             Ok(checked) => checked,
             Err(refusal) => {
                 return self
@@ -640,10 +664,18 @@ impl TurnRun {
                         Value::from(output.withheld_fields.clone()),
                     );
                 }
-                let message = Message::tool_result(call.id.clone(), output.content.clone());
+                let (model_view, screening) = self
+                    .screen_tool_result(&capability.name, &output.content)
+                    .await?;
+                let message = Message::tool_result(call.id.clone(), model_view);
                 payload.insert("content".to_owned(), self.content(&output.content).await?);
                 payload.insert(TRANSCRIPT_KEY.to_owned(), self.seal(&message).await?);
+                if let Some(state) = self.mask_state_entry().await? {
+                    payload.insert(MASK_STATE_KEY.to_owned(), state);
+                }
                 self.record(StepRecord::new("tool_result", payload)).await?;
+                self.record_violations(RuleStage::ToolResult, Channel::ToolResult, &screening)
+                    .await?;
                 Ok(ToolStep::Done(message))
             }
             Err(error) => {
@@ -809,10 +841,12 @@ impl TurnRun {
     /// is refused by the store: the outcome then says so.
     async fn finish(mut self, ending: Ending) -> RuntimeResult<TurnOutcome> {
         let mut pending = None;
+        let blocked = matches!(ending, Ending::Blocked(_));
         let (status, reply, reason) = match ending {
             Ending::Answered(text) => (TurnStatus::Completed, Some(text), None),
             Ending::Halted(reason) => (TurnStatus::Halted, None, Some(reason)),
             Ending::Failed(reason) => (TurnStatus::Failed, None, Some(reason)),
+            Ending::Blocked(reason) => (TurnStatus::Halted, None, Some(reason)),
             // The turn stops here; a person's decision resumes it.
             Ending::Waiting(request) => {
                 let reason = request.waiting_reason();
@@ -858,6 +892,7 @@ impl TurnRun {
         let (status, reply, reason) = match finished {
             Ok(_) => match &pending {
                 Some(request) => (request.outcome_status(), reply, reason),
+                None if blocked => ("blocked", reply, reason),
                 None => (status.as_str(), reply, reason),
             },
             Err(heddle_store::StoreError::Conflict { .. }) => (
@@ -917,6 +952,7 @@ impl TurnRun {
         let identity = self.runtime.identity();
         let mut audit_details = step.payload.clone();
         audit_details.remove(TRANSCRIPT_KEY);
+        audit_details.remove(MASK_STATE_KEY);
         audit_details.insert(
             "session".to_owned(),
             Value::from(self.session.id.to_string()),
@@ -940,9 +976,12 @@ impl TurnRun {
             AuditOutcome::Success,
             audit_details,
         );
-        if step.kind == "policy_decision"
-            && step.payload.get("allowed") == Some(&Value::Bool(false))
-        {
+        let denied = match step.kind {
+            "policy_decision" => step.payload.get("allowed") == Some(&Value::Bool(false)),
+            "guardrail" => step.payload.get("action") == Some(&Value::from("block")),
+            _ => false,
+        };
+        if denied {
             audit_event.outcome = AuditOutcome::Denied;
         }
         let audit = heddle_audit_log::prepare_event(&audit_event);
@@ -970,7 +1009,7 @@ impl TurnRun {
     }
 }
 
-fn serde_label<T: Serialize>(value: &T) -> String {
+pub(crate) fn serde_label<T: Serialize>(value: &T) -> String {
     serde_json::to_value(value)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))

@@ -99,6 +99,12 @@ pub async fn build_state_with_mailer(
     );
     let mut runtime_settings = config.runtime_settings();
     runtime_settings.approval_webhook = config.approval_webhook().map_err(StartupError::Runtime)?;
+    if let Some(dir) = &config.runtime.minilm_dir {
+        let model = heddle_embed_local::LocalMiniLm::load(dir).map_err(|err| {
+            StartupError::Runtime(format!("runtime.minilm_dir ({}): {err}", dir.display()))
+        })?;
+        runtime_settings.local_embedder = Some(Arc::new(model));
+    }
     let runtime =
         heddle_runtime::Runtime::new(identity.clone(), records.clone(), mailer, runtime_settings);
     Ok(AppState {

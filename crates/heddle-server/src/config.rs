@@ -287,6 +287,10 @@ pub struct RuntimeConfig {
     pub action_lease_secs: u64,
     /// Announces actions waiting for approval with a signed webhook; none by default.
     pub approval_webhook: Option<ApprovalWebhookConfig>,
+    /// A directory with all-MiniLM-L6-v2 (`config.json`, `tokenizer.json`,
+    /// `model.safetensors`) for agents whose drift detection says `embedder: local`. Loaded
+    /// at start-up; nothing is ever downloaded.
+    pub minilm_dir: Option<PathBuf>,
 }
 
 /// `[runtime.approval_webhook]`: where approvers are told of a new request.
@@ -319,6 +323,7 @@ impl Default for RuntimeConfig {
             action_worker_interval_secs: 5,
             action_lease_secs: 120,
             approval_webhook: None,
+            minilm_dir: None,
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod configs;
+pub mod guardrails;
 pub mod health;
 pub mod keys;
 pub mod meta;
@@ -131,6 +132,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(approvals::get_approval))
         .routes(routes!(approvals::approve_action))
         .routes(routes!(approvals::reject_action))
+        .routes(routes!(guardrails::list_violations))
 }
 
 /// `?after=<cursor>&limit=<n>` on every list.

@@ -13,6 +13,7 @@ mod audit;
 mod audit_batch;
 mod config_snapshots;
 mod db_error;
+mod drift;
 mod error;
 mod paging;
 mod pending_actions;
@@ -42,6 +43,7 @@ pub use audit::{
 pub use config_snapshots::{
     ConfigSnapshot, ConfigSnapshotStore, ConfigSnapshotSummary, NewConfigSnapshot,
 };
+pub use drift::{DriftState, DriftStore};
 pub use error::StoreError;
 pub use pending_actions::{
     Decision, HitlMode, NewPendingAction, OnStale, PendingAction, PendingActionStore,
@@ -51,8 +53,9 @@ pub use record_orgs::{RecordOrgStore, StoredRecordOrg};
 pub use records::{QueryPage, RecordQueryError, RecordStore, RecordWriteError, VisibleRecord};
 pub use secrets::{NewSecret, SealedSecret, SecretFilter, SecretRotation, SecretStore};
 pub use sessions::{
-    ABANDONED_REASON, BeganTurn, NewSession, NewStep, Session, SessionFilter, SessionStore, Step,
-    Turn, TurnStatus, UsageScope, UsageTotals,
+    ABANDONED_REASON, BeganTurn, InvalidStepCursor, ListedStep, NewSession, NewStep, Session,
+    SessionFilter, SessionStore, Step, StepCursor, StepKindQuery, Turn, TurnStatus, UsageScope,
+    UsageTotals,
 };
 pub use siem::{NewSiemSink, SiemDeliveryUpdate, SiemStore, StoredSiemSink};
 pub use vault::{StoredDataKey, StoredSigningKey, VaultStore};
@@ -79,6 +82,7 @@ pub trait Store:
     + SessionStore
     + VerificationStore
     + PendingActionStore
+    + DriftStore
     + HealthStore
 {
 }
@@ -99,6 +103,7 @@ impl<T> Store for T where
         + SessionStore
         + VerificationStore
         + PendingActionStore
+        + DriftStore
         + HealthStore
 {
 }

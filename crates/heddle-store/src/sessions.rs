@@ -13,11 +13,17 @@
 //!   `applied = false`: a late result never enters the conversation (stale-turn protection).
 //! - Steps carry their session's environment and agent, so an agent's spend over a time
 //!   window is one index range scan ([`SessionStore::usage_totals`]).
+//! - Steps of one kind (guardrail violations, say) are listed across a tenant's sessions
+//!   newest first, paged by a keyset [`StepCursor`] on `(at, session_id, turn, seq)`: unique
+//!   per step, so a page boundary between steps sharing an instant skips and repeats nothing.
 
 use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use heddle_types::{Environment, ExecutionId, Page, PageRequest, SessionId, TenantId};
 use sqlx::types::JsonValue;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::{NewAuditEvent, StoreError, StoreResult};
 
@@ -171,6 +177,134 @@ pub struct Step {
     pub at: OffsetDateTime,
 }
 
+/// Which steps [`SessionStore::list_steps_of_kind`] lists: those of `kind`, narrowed by the
+/// optional filters (`None` matches everything), strictly older than `before`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepKindQuery {
+    pub kind: String,
+    pub environment: Option<Environment>,
+    pub agent: Option<String>,
+    pub session_id: Option<SessionId>,
+    /// Steps at or after this instant only.
+    pub since: Option<OffsetDateTime>,
+    /// The cursor of the last step of the previous page.
+    pub before: Option<StepCursor>,
+    /// Clamped to `1..=`[`StepKindQuery::MAX_LIMIT`].
+    pub limit: u32,
+}
+
+impl StepKindQuery {
+    pub const MAX_LIMIT: u32 = 500;
+
+    /// The limit as the statement binds it.
+    pub(crate) fn fetch_limit(&self) -> i64 {
+        i64::from(self.limit.clamp(1, Self::MAX_LIMIT))
+    }
+}
+
+/// A position in the newest-first order of [`SessionStore::list_steps_of_kind`]: the step's
+/// full sort key, so the next page starts strictly after it however many steps share `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepCursor {
+    pub at: OffsetDateTime,
+    pub session_id: SessionId,
+    pub turn: i64,
+    pub seq: i64,
+}
+
+/// A step cursor token that is not one [`StepCursor::to_token`] made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid step cursor: {reason}")]
+pub struct InvalidStepCursor {
+    /// What was wrong with it; never the input itself, which may be anything.
+    pub reason: &'static str,
+}
+
+/// Tokens start with this version, so the format can change without misreading old ones.
+const STEP_CURSOR_VERSION: &str = "s1";
+/// Far longer than any token [`StepCursor::to_token`] makes (about 110 characters).
+const MAX_STEP_CURSOR_TOKEN_LEN: usize = 256;
+
+impl StepCursor {
+    /// An opaque, URL-safe token: base64url of `s1.<at unix nanos>.<session>.<turn>.<seq>`.
+    /// Nanoseconds, so the cursor round-trips exactly whatever precision `at` has.
+    pub fn to_token(&self) -> String {
+        let compact = format!(
+            "{STEP_CURSOR_VERSION}.{}.{}.{}.{}",
+            self.at.unix_timestamp_nanos(),
+            self.session_id.as_uuid().simple(),
+            self.turn,
+            self.seq
+        );
+        URL_SAFE_NO_PAD.encode(compact)
+    }
+
+    /// Parses a token [`StepCursor::to_token`] made; anything else is refused.
+    pub fn from_token(token: &str) -> Result<Self, InvalidStepCursor> {
+        let invalid = |reason| InvalidStepCursor { reason };
+        if token.len() > MAX_STEP_CURSOR_TOKEN_LEN {
+            return Err(invalid("too long"));
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| invalid("not base64url"))?;
+        let compact = String::from_utf8(bytes).map_err(|_| invalid("not a cursor"))?;
+        let mut parts = compact.split('.');
+        if parts.next() != Some(STEP_CURSOR_VERSION) {
+            return Err(invalid("unknown format"));
+        }
+        let (Some(at), Some(session_id), Some(turn), Some(seq), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(invalid("wrong number of fields"));
+        };
+        let at = at
+            .parse::<i128>()
+            .ok()
+            .and_then(|nanos| OffsetDateTime::from_unix_timestamp_nanos(nanos).ok())
+            .ok_or_else(|| invalid("bad instant"))?;
+        let session_id = Uuid::try_parse(session_id)
+            .map(SessionId::from_uuid)
+            .map_err(|_| invalid("bad session id"))?;
+        // Turns and sequence numbers start at 1 (the tables' CHECKs).
+        let positive = |value: &str| value.parse::<i64>().ok().filter(|n| *n >= 1);
+        let turn = positive(turn).ok_or_else(|| invalid("bad turn"))?;
+        let seq = positive(seq).ok_or_else(|| invalid("bad sequence number"))?;
+        Ok(Self {
+            at,
+            session_id,
+            turn,
+            seq,
+        })
+    }
+}
+
+/// A step listed across sessions, with where it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedStep {
+    pub session_id: SessionId,
+    pub environment: Environment,
+    pub agent: String,
+    pub execution_id: ExecutionId,
+    pub step: Step,
+}
+
+impl ListedStep {
+    /// The cursor that continues a listing after this step.
+    pub fn cursor(&self) -> StepCursor {
+        StepCursor {
+            at: self.step.at,
+            session_id: self.session_id,
+            turn: self.step.turn,
+            seq: self.step.seq,
+        }
+    }
+}
+
 #[async_trait]
 pub trait SessionStore: Send + Sync + std::fmt::Debug {
     async fn create_session(
@@ -290,6 +424,14 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         tenant_id: TenantId,
         scope: UsageScope,
     ) -> StoreResult<UsageTotals>;
+
+    /// The tenant's steps of `query.kind` across all its sessions, applied or not, newest
+    /// first by `(at, session_id, turn, seq)`, at most `query.limit` (clamped) of them.
+    async fn list_steps_of_kind(
+        &self,
+        tenant_id: TenantId,
+        query: &StepKindQuery,
+    ) -> StoreResult<Vec<ListedStep>>;
 }
 
 /// The payload of the `status` step recorded on a turn when it is abandoned.

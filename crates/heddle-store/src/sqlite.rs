@@ -9,6 +9,7 @@
 
 mod audit;
 mod config_snapshots;
+mod drift;
 mod pending_actions;
 mod record_orgs;
 mod record_query;

@@ -9,6 +9,9 @@
 //! assistant message before it (400). Stricter than OpenAI in one way: its 401 message quotes
 //! the whole key sent (OpenAI quotes part of it), so a client that leaks provider messages
 //! into errors is caught.
+//!
+//! It also serves `POST /v1/embeddings` and `POST /v1/moderations`, computing deterministic
+//! answers in the documented formats (see `fake_openai_vectors`).
 
 use std::io;
 use std::sync::Arc;
@@ -22,6 +25,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use crate::fake_model::{ReplyQueue, fake_model_api};
+use crate::fake_openai_vectors::{VectorState, embeddings, moderations};
 use crate::recorder::Recorder;
 use crate::{FakeModelReply, LoopbackServer};
 
@@ -32,11 +36,13 @@ pub struct FakeOpenAi {
 }
 
 #[derive(Debug)]
-struct OpenAiState {
-    recorder: Recorder,
+pub(crate) struct OpenAiState {
+    pub(crate) recorder: Recorder,
     replies: ReplyQueue,
     /// `None` accepts requests without a key (a local OpenAI-compatible server).
-    api_key: Option<String>,
+    pub(crate) api_key: Option<String>,
+    /// `/v1/embeddings` and `/v1/moderations`: replies that replace the computed answer.
+    pub(crate) vectors: VectorState,
 }
 
 fake_model_api!(FakeOpenAi);
@@ -52,14 +58,34 @@ impl FakeOpenAi {
         Self::start_with(None).await
     }
 
+    /// Queues a reply that replaces the next computed `/v1/embeddings` answer (an error, a
+    /// raw body, a delay); a `Completion` means "answer as usual".
+    pub fn push_embeddings_reply(&self, reply: FakeModelReply) {
+        self.state.vectors.embedding_replies.push(reply);
+    }
+
+    /// Queues a reply that replaces the next computed `/v1/moderations` answer.
+    pub fn push_moderations_reply(&self, reply: FakeModelReply) {
+        self.state.vectors.moderation_replies.push(reply);
+    }
+
+    /// From now on, an input containing `keyword` (case-insensitively) is flagged for
+    /// `category`, besides the default keywords.
+    pub fn flag_moderation_keyword(&self, keyword: &str, category: &str) {
+        self.state.vectors.add_keyword(keyword, category);
+    }
+
     async fn start_with(api_key: Option<String>) -> io::Result<Self> {
         let state = Arc::new(OpenAiState {
             recorder: Recorder::default(),
             replies: ReplyQueue::default(),
             api_key,
+            vectors: VectorState::default(),
         });
         let router = Router::new()
             .route("/v1/chat/completions", post(chat_completions))
+            .route("/v1/embeddings", post(embeddings))
+            .route("/v1/moderations", post(moderations))
             .layer(DefaultBodyLimit::disable())
             .with_state(Arc::clone(&state));
         Ok(Self {
@@ -79,30 +105,8 @@ async fn chat_completions(
     state
         .recorder
         .record_request(&method, &uri, &headers, &body);
-    if let Some(expected) = &state.api_key {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        match presented {
-            Some(key) if key == expected => {}
-            Some(key) => {
-                return error(
-                    StatusCode::UNAUTHORIZED,
-                    &format!("Incorrect API key provided: {key}."),
-                    "invalid_request_error",
-                    Some("invalid_api_key"),
-                );
-            }
-            None => {
-                return error(
-                    StatusCode::UNAUTHORIZED,
-                    "You didn't provide an API key.",
-                    "invalid_request_error",
-                    None,
-                );
-            }
-        }
+    if let Some(refusal) = check_key(state.api_key.as_deref(), &headers) {
+        return refusal;
     }
     let request: Value = match serde_json::from_slice(&body) {
         Ok(request) => request,
@@ -144,6 +148,30 @@ async fn chat_completions(
     render(reply, &model, count)
 }
 
+/// The bearer key, checked as OpenAI does on every endpoint: the 401 to send, if any.
+pub(crate) fn check_key(expected: Option<&str>, headers: &HeaderMap) -> Option<Response> {
+    let expected = expected?;
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match presented {
+        Some(key) if key == expected => None,
+        Some(key) => Some(error(
+            StatusCode::UNAUTHORIZED,
+            &format!("Incorrect API key provided: {key}."),
+            "invalid_request_error",
+            Some("invalid_api_key"),
+        )),
+        None => Some(error(
+            StatusCode::UNAUTHORIZED,
+            "You didn't provide an API key.",
+            "invalid_request_error",
+            None,
+        )),
+    }
+}
+
 /// The documented shape, and tool results that answer the assistant's tool calls.
 fn check_request(request: &Value) -> Result<(), String> {
     if !request.get("model").is_some_and(Value::is_string) {
@@ -183,7 +211,7 @@ fn check_request(request: &Value) -> Result<(), String> {
     Ok(())
 }
 
-fn render(reply: FakeModelReply, model: &str, count: usize) -> Response {
+pub(crate) fn render(reply: FakeModelReply, model: &str, count: usize) -> Response {
     match reply {
         FakeModelReply::Completion {
             text,
@@ -273,7 +301,7 @@ fn render(reply: FakeModelReply, model: &str, count: usize) -> Response {
     }
 }
 
-fn error(status: StatusCode, message: &str, kind: &str, code: Option<&str>) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str, kind: &str, code: Option<&str>) -> Response {
     let body = json!({
         "error": {"message": message, "type": kind, "param": null, "code": code},
     });

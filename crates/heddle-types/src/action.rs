@@ -63,10 +63,15 @@ pub enum Action {
     /// Run a capability's call without an approver's approval; like
     /// [`Action::RunWithoutConfirmation`], a tenant `forbid` raises the floor.
     RunWithoutApproval,
+    /// Let a capability's call receive the real values behind masked personal data in its
+    /// arguments. Permitted for reads and writes (the values go back into the tenant's own
+    /// records); a side effect (mail, a webhook, another system) receives them only where a
+    /// tenant policy permits it.
+    UnmaskArguments,
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::ManageUsers,
         Action::ManageBilling,
         Action::CreateAgent,
@@ -93,6 +98,7 @@ impl Action {
         Action::CallCapability,
         Action::RunWithoutConfirmation,
         Action::RunWithoutApproval,
+        Action::UnmaskArguments,
     ];
 
     /// The Cedar action id (`Heddle::Action::"manage_users"`), equal to the wire name.
@@ -124,6 +130,7 @@ impl Action {
             Action::CallCapability => "call_capability",
             Action::RunWithoutConfirmation => "run_without_confirmation",
             Action::RunWithoutApproval => "run_without_approval",
+            Action::UnmaskArguments => "unmask_arguments",
         }
     }
 }

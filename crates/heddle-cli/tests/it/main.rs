@@ -19,3 +19,4 @@ mod records;
 mod runtime;
 mod secrets;
 mod serve;
+mod trust;

@@ -354,3 +354,29 @@ fn a_tenant_raises_the_review_floor_for_the_calls_it_names() {
     assert!(allowed(Action::RunWithoutApproval, "read", Prod));
     assert!(allowed(Action::RunWithoutConfirmation, "write", Prod));
 }
+
+#[test]
+fn side_effects_receive_unmasked_arguments_only_where_a_tenant_permits() {
+    let authorizer = authorizer();
+    let tenant = TenantId::new();
+    let operator = user_in(Role::Operator, tenant);
+    let allowed = |set: Option<&heddle_policy::TenantPolicySet>, effect: &str| {
+        let resource = crate::capability_in(tenant, effect, heddle_types::Environment::Prod);
+        authorizer
+            .authorize(&operator, Action::UnmaskArguments, &resource, set)
+            .allowed
+    };
+    assert!(allowed(None, "read"));
+    assert!(allowed(None, "write"));
+    assert!(!allowed(None, "side_effect"));
+    let policy = tenant_policy(
+        tenant,
+        r#"@id("crm-mail-may-carry-addresses")
+           permit(principal, action == Heddle::Action::"unmask_arguments", resource)
+           when { resource.name == "update_opportunity_stage" };"#,
+    );
+    let set = authorizer
+        .compile_tenant_policies(std::slice::from_ref(&policy))
+        .unwrap();
+    assert!(allowed(Some(&set), "side_effect"));
+}

@@ -15,7 +15,7 @@ const N: bool = false;
 /// policy file. Columns: Admin, Builder, Operator, Viewer, ComplianceOfficer.
 /// `ManageTenants` is for a principal of a non-operator tenant; `ViewSelf` is tested apart.
 /// The secret rows hold on the tenant and on secrets outside `prod` (`secrets.rs` has `prod`).
-const EXPECTED: [(Action, [bool; 5]); 25] = [
+const EXPECTED: [(Action, [bool; 5]); 26] = [
     // Seed 002.
     (Action::ManageUsers, [Y, N, N, N, N]), // Manage team & users
     (Action::ManageBilling, [Y, N, N, N, N]), // Manage billing
@@ -47,6 +47,8 @@ const EXPECTED: [(Action, [bool; 5]); 25] = [
     // No review floor beyond the capability's own mode unless a tenant adds one.
     (Action::RunWithoutConfirmation, [Y, Y, Y, Y, Y]),
     (Action::RunWithoutApproval, [Y, Y, Y, Y, Y]),
+    // The matrix's capability is a write: its arguments may be unmasked.
+    (Action::UnmaskArguments, [Y, Y, Y, Y, Y]),
 ];
 
 const ROLE_COLUMNS: [Role; 5] = [
@@ -72,6 +74,7 @@ fn applies_to(action: Action, resource: &Resource) -> bool {
                 | Action::CallCapability
                 | Action::RunWithoutConfirmation
                 | Action::RunWithoutApproval
+                | Action::UnmaskArguments
         ),
         Resource::User { .. } => matches!(
             action,
@@ -83,7 +86,10 @@ fn applies_to(action: Action, resource: &Resource) -> bool {
         }
         Resource::Capability(_) => matches!(
             action,
-            Action::CallCapability | Action::RunWithoutConfirmation | Action::RunWithoutApproval
+            Action::CallCapability
+                | Action::RunWithoutConfirmation
+                | Action::RunWithoutApproval
+                | Action::UnmaskArguments
         ),
     }
 }
@@ -138,8 +144,8 @@ fn every_role_and_action_in_the_own_tenant_matches_the_seed_table() {
         }
     }
     // 5 roles × 2 kinds × (22 actions on the tenant + 2 on users + 1 on API keys + 2 on
-    // secrets + 3 on capabilities).
-    assert_eq!(checked, 5 * 2 * 30);
+    // secrets + 4 on capabilities).
+    assert_eq!(checked, 5 * 2 * 31);
 }
 
 #[test]

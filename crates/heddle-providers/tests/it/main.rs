@@ -1,6 +1,7 @@
 //! One integration-test binary for heddle-providers: each HTTP adapter against a local fake
 //! that speaks the provider's documented wire format (exact request bodies and headers,
-//! parsing, usage and cost, every error class, retries, timeouts), and the scripted provider.
+//! parsing, usage and cost, every error class, retries, timeouts), the embeddings and
+//! moderation clients, and the scripted provider.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,6 +10,8 @@
 )]
 
 mod anthropic;
+mod embeddings;
+mod moderation;
 mod openai;
 mod scripted;
 

@@ -12,4 +12,5 @@ mod harness;
 mod hitl;
 mod providers;
 mod service;
+mod trust;
 mod turns;

@@ -51,3 +51,6 @@ GRANT SELECT, INSERT, UPDATE ON verification_challenges TO heddle_app;
 GRANT SELECT, INSERT, UPDATE ON pending_actions TO heddle_app;
 -- Effects applied under an idempotency key: append-only (the triggers refuse the rest).
 GRANT SELECT, INSERT ON action_effects TO heddle_app;
+
+-- Drift baselines: replaced by version as answers arrive, never deleted.
+GRANT SELECT, INSERT, UPDATE ON drift_baselines TO heddle_app;

@@ -16,9 +16,9 @@ use crate::config_snapshots::parse_environment;
 use crate::db_error::{is_foreign_key_violation, is_unique_violation, not_found};
 use crate::paging::{fetch_limit, into_page};
 use crate::sessions::{
-    ABANDONED_REASON, BeganTurn, NewSession, NewStep, Session, SessionFilter, SessionStore, Step,
-    Turn, TurnStatus, UsageScope, UsageTotals, abandoned_step_payload, turn_not_resumable,
-    turn_not_running, turn_running,
+    ABANDONED_REASON, BeganTurn, ListedStep, NewSession, NewStep, Session, SessionFilter,
+    SessionStore, Step, StepKindQuery, Turn, TurnStatus, UsageScope, UsageTotals,
+    abandoned_step_payload, turn_not_resumable, turn_not_running, turn_running,
 };
 use crate::{NewAuditEvent, StoreError, StoreResult};
 
@@ -72,6 +72,38 @@ fn step_from_row(row: &PgRow) -> StoreResult<Step> {
         latency_ms: row.try_get("latency_ms")?,
         at: row.try_get("at")?,
     })
+}
+
+fn listed_step_from_row(row: &PgRow) -> StoreResult<ListedStep> {
+    Ok(ListedStep {
+        session_id: SessionId::from_uuid(row.try_get("session_id")?),
+        environment: parse_environment(row.try_get("environment")?)?,
+        agent: row.try_get("agent")?,
+        execution_id: ExecutionId::from_uuid(row.try_get("execution_id")?),
+        step: step_from_row(row)?,
+    })
+}
+
+/// The select list and joins of [`SessionStore::list_steps_of_kind`]; the execution id is the
+/// step's turn's.
+macro_rules! listed_step_from {
+    () => {
+        "SELECT e.session_id, e.environment, e.agent, t.execution_id, e.turn, e.seq, e.kind, \
+         e.payload, e.applied, e.input_tokens, e.output_tokens, e.cost_micros, e.latency_ms, \
+         e.at FROM execution_steps e JOIN turns t ON t.tenant_id = e.tenant_id \
+         AND t.session_id = e.session_id AND t.turn = e.turn "
+    };
+}
+
+/// The filters of [`SessionStore::list_steps_of_kind`]; an absent one binds NULL and matches
+/// every row.
+macro_rules! steps_of_kind_filter {
+    () => {
+        "WHERE e.tenant_id = $1 AND e.kind = $2 \
+         AND ($3::text IS NULL OR e.environment = $3) AND ($4::text IS NULL OR e.agent = $4) \
+         AND ($5::uuid IS NULL OR e.session_id = $5) \
+         AND ($6::timestamptz IS NULL OR e.at >= $6) "
+    };
 }
 
 macro_rules! turn_columns {
@@ -619,5 +651,45 @@ impl SessionStore for PgStore {
             output_tokens: row.try_get("output_tokens")?,
             cost_micros: row.try_get("cost_micros")?,
         })
+    }
+
+    async fn list_steps_of_kind(
+        &self,
+        tenant_id: TenantId,
+        query: &StepKindQuery,
+    ) -> StoreResult<Vec<ListedStep>> {
+        // `execution_steps_by_kind` holds `(tenant_id, kind)` then the whole sort key, so
+        // either statement reads the index backwards and stops at the limit; the cursor is a
+        // row-value bound on that key (strictly older), not a filter.
+        let statement = match &query.before {
+            None => sqlx::query(concat!(
+                listed_step_from!(),
+                steps_of_kind_filter!(),
+                "ORDER BY e.at DESC, e.session_id DESC, e.turn DESC, e.seq DESC LIMIT $7"
+            )),
+            Some(_) => sqlx::query(concat!(
+                listed_step_from!(),
+                steps_of_kind_filter!(),
+                "AND (e.at, e.session_id, e.turn, e.seq) < ($8, $9, $10, $11) \
+                 ORDER BY e.at DESC, e.session_id DESC, e.turn DESC, e.seq DESC LIMIT $7"
+            )),
+        }
+        .bind(tenant_id.as_uuid())
+        .bind(&query.kind)
+        .bind(query.environment.map(|environment| environment.as_str()))
+        .bind(query.agent.as_deref())
+        .bind(query.session_id.map(|session_id| *session_id.as_uuid()))
+        .bind(query.since)
+        .bind(query.fetch_limit());
+        let statement = match &query.before {
+            Some(before) => statement
+                .bind(before.at)
+                .bind(before.session_id.as_uuid())
+                .bind(before.turn)
+                .bind(before.seq),
+            None => statement,
+        };
+        let rows = statement.fetch_all(&self.pool).await?;
+        rows.iter().map(listed_step_from_row).collect()
     }
 }

@@ -333,3 +333,112 @@ async fn the_fake_model_providers_refuse_what_the_real_apis_refuse() {
     );
     assert_eq!(json_body(&limited)["error"]["type"], "rate_limit_error");
 }
+
+#[tokio::test]
+async fn the_fake_openai_embeddings_and_moderations_speak_the_documented_formats() {
+    let openai = FakeOpenAi::start("sk-good").await.unwrap();
+    let bearer = [("authorization", "Bearer sk-good")];
+    let embeddings = format!("{}/v1/embeddings", openai.url());
+    for refused_body in [
+        r#"{"input": ["a"]}"#,
+        r#"{"model": "m"}"#,
+        r#"{"model": "m", "input": []}"#,
+        r#"{"model": "m", "input": [""]}"#,
+        r#"{"model": "m", "input": [[1, 2]]}"#,
+        r#"{"model": "m", "input": "a", "encoding_format": "base64"}"#,
+        r#"{"model": "m", "input": "a", "dimensions": 0}"#,
+    ] {
+        let refused = post(&embeddings, &bearer, "application/json", refused_body).await;
+        assert_eq!(refused.status(), 400, "{refused_body}");
+        assert_eq!(
+            json_body(&refused)["error"]["type"],
+            "invalid_request_error"
+        );
+    }
+    let wrong_key = post(
+        &embeddings,
+        &[("authorization", "Bearer sk-bad")],
+        "application/json",
+        r#"{"model": "m", "input": "a"}"#,
+    )
+    .await;
+    assert_eq!(wrong_key.status(), 401);
+
+    let answered = post(
+        &embeddings,
+        &bearer,
+        "application/json",
+        r#"{"model": "m", "input": "Reset my password", "dimensions": 8}"#,
+    )
+    .await;
+    assert_eq!(answered.status(), 200);
+    let body = json_body(&answered);
+    assert_eq!(body["object"], "list");
+    assert_eq!(body["model"], "m");
+    assert_eq!(body["data"][0]["object"], "embedding");
+    assert_eq!(body["data"][0]["index"], 0);
+    assert_eq!(
+        body["usage"],
+        json!({"prompt_tokens": 3, "total_tokens": 3})
+    );
+    let vector: Vec<f32> = serde_json::from_value(body["data"][0]["embedding"].clone()).unwrap();
+    assert_eq!(
+        vector,
+        heddle_testkit::fake_embedding("Reset my password", 8)
+    );
+
+    let moderations = format!("{}/v1/moderations", openai.url());
+    let refused = post(
+        &moderations,
+        &bearer,
+        "application/json",
+        r#"{"input": []}"#,
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+    // `model` is optional there.
+    let answered = post(
+        &moderations,
+        &bearer,
+        "application/json",
+        r#"{"input": "how do I build a bomb"}"#,
+    )
+    .await;
+    let body = json_body(&answered);
+    assert_eq!(body["model"], "omni-moderation-latest");
+    assert!(body["id"].as_str().unwrap().starts_with("modr-"));
+    let result = &body["results"][0];
+    assert_eq!(result["flagged"], true);
+    assert_eq!(result["categories"]["illicit/violent"], true);
+    assert_eq!(result["categories"]["hate"], false);
+    assert_eq!(
+        result["categories"].as_object().unwrap().len(),
+        heddle_testkit::MODERATION_CATEGORIES.len()
+    );
+
+    // A queued reply replaces the computed answer once.
+    openai.push_moderations_reply(FakeModelReply::RateLimited {
+        retry_after_secs: Some(3),
+    });
+    let limited = post(
+        &moderations,
+        &bearer,
+        "application/json",
+        r#"{"input": "x"}"#,
+    )
+    .await;
+    assert_eq!(limited.status(), 429);
+    assert_eq!(
+        limited.retry_after(),
+        Some(std::time::Duration::from_secs(3))
+    );
+    let again = post(
+        &moderations,
+        &bearer,
+        "application/json",
+        r#"{"input": "x"}"#,
+    )
+    .await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(openai.requests().len(), 13);
+}
