@@ -241,6 +241,24 @@ impl World {
         }
     }
 
+    /// An API-key secret of `dev` in the vault, as a model binding's `credential` names it.
+    pub async fn store_api_key_secret(&self, name: &str, key: &str) {
+        self.identity
+            .create_secret(
+                &Caller::local_operator(),
+                heddle_identity::CreateSecret {
+                    tenant_id: self.tenant,
+                    environment: Environment::Dev,
+                    name: name.to_owned(),
+                    value: heddle_identity::SecretValue::ApiKey {
+                        key: SecretString::from(key.to_owned()),
+                    },
+                },
+            )
+            .await
+            .unwrap();
+    }
+
     /// A person of the tenant as a caller.
     pub async fn person(&self, email: &str) -> Caller {
         let user = self
@@ -478,4 +496,41 @@ spec:
 fn indent(text: &str, spaces: usize) -> String {
     let pad = " ".repeat(spaces);
     text.lines().map(|line| format!("{pad}{line}\n")).collect()
+}
+
+/// The Name of account 1, read as Ana.
+pub async fn account_name(world: &World) -> String {
+    use heddle_recordsource::RecordSource;
+    let ana = world.person(ANA).await;
+    let actor = world.records.user_actor(&ana).await.unwrap();
+    world
+        .records
+        .get(&actor, &RecordId::parse(&id("001", 1)).unwrap())
+        .await
+        .unwrap()
+        .fields["Name"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Confirms a held call with the token its turn returned, as the person who asked.
+pub async fn confirm(
+    world: &World,
+    caller: &Caller,
+    outcome: &TurnOutcome,
+) -> heddle_runtime::ActionOutcome {
+    let request = outcome.pending_action.as_ref().unwrap();
+    world
+        .runtime
+        .confirm_action(
+            caller,
+            world.tenant,
+            outcome.session_id,
+            request.id,
+            request.confirmation_token.as_deref().unwrap(),
+            true,
+        )
+        .await
+        .unwrap()
 }

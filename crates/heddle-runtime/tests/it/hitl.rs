@@ -3,12 +3,12 @@
 
 use heddle_identity::{Caller, CreatePolicy};
 use heddle_records::RecordId;
-use heddle_recordsource::{RecordSource, WriteMode};
+use heddle_recordsource::WriteMode;
 use heddle_runtime::{RuntimeError, TurnOutcome};
 use heddle_store::{AuditFilter, PendingStatus};
 use serde_json::json;
 
-use crate::harness::{ANA, BEN, World, files, id};
+use crate::harness::{ANA, BEN, World, account_name, files, id};
 
 /// Runs a test on SQLite and on PostgreSQL (when `HEDDLE_TEST_DATABASE_URL` is set; in CI it
 /// must be).
@@ -51,20 +51,6 @@ fn rename_script(name: &str, then: &str) -> String {
         "- tool_calls:\n    - name: rename_account\n      arguments: {{ account_id: \"{}\", name: \"{name}\" }}\n{then}",
         id("001", 1)
     )
-}
-
-async fn account_name(world: &World) -> String {
-    let ana = world.person(ANA).await;
-    let actor = world.records.user_actor(&ana).await.unwrap();
-    world
-        .records
-        .get(&actor, &RecordId::parse(&id("001", 1)).unwrap())
-        .await
-        .unwrap()
-        .fields["Name"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 async fn update_events(world: &World) -> usize {

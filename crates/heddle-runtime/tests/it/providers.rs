@@ -2,11 +2,8 @@
 //! inputs never reach the model's tool schema, and provider failures and slow models end the
 //! turn with a reason.
 
-use heddle_crypto::SecretString;
-use heddle_identity::{Caller, CreateSecret, SecretValue};
 use heddle_runtime::RuntimeSettings;
 use heddle_testkit::{FakeModelReply, FakeOpenAi};
-use heddle_types::Environment;
 use serde_json::json;
 
 use crate::harness::{ANA, World, files};
@@ -28,21 +25,7 @@ async fn world_with_private_providers() -> World {
 }
 
 async fn store_key(world: &World) {
-    world
-        .identity
-        .create_secret(
-            &Caller::local_operator(),
-            CreateSecret {
-                tenant_id: world.tenant,
-                environment: Environment::Dev,
-                name: "openai_key".to_owned(),
-                value: SecretValue::ApiKey {
-                    key: SecretString::from(KEY.to_owned()),
-                },
-            },
-        )
-        .await
-        .unwrap();
+    world.store_api_key_secret("openai_key", KEY).await;
 }
 
 #[tokio::test]

@@ -4,17 +4,15 @@
 //! allows; injections in the message or in a tool result are blocked or withheld; custom rules
 //! and their violations are recorded.
 
-use heddle_crypto::SecretString;
-use heddle_identity::{Caller, CreateSecret, SecretValue};
+use heddle_identity::Caller;
 use heddle_records::RecordId;
 use heddle_recordsource::RecordSource;
 use heddle_runtime::{ExecutionView, RuntimeSettings};
 use heddle_store::AuditFilter;
 use heddle_testkit::{FakeModelReply, FakeOpenAi};
-use heddle_types::Environment;
 use serde_json::{Value, json};
 
-use crate::harness::{ANA, World, files, id};
+use crate::harness::{ANA, World, account_name, confirm, files, id};
 
 const KEY: &str = "sk-test-trust-0123456789";
 const EMAIL: &str = "jane.roe@example.org";
@@ -39,21 +37,7 @@ async fn world_on_with(
     let mut settings = RuntimeSettings::default();
     settings.providers.allow_private_network = true;
     let world = World::start_with(settings).await;
-    world
-        .identity
-        .create_secret(
-            &Caller::local_operator(),
-            CreateSecret {
-                tenant_id: world.tenant,
-                environment: Environment::Dev,
-                name: "openai_key".to_owned(),
-                value: SecretValue::ApiKey {
-                    key: SecretString::from(KEY.to_owned()),
-                },
-            },
-        )
-        .await
-        .unwrap();
+    world.store_api_key_secret("openai_key", KEY).await;
     let mut all = files("- text: unused\n", agent_extra);
     all[0].1 = format!(
         "api_version: heddle/v1\nkind: ModelBinding\nname: m\nspec:\n  provider: openai\n  model: gpt-4o-mini\n  base_url: {}\n  credential: openai_key\n",
@@ -187,26 +171,9 @@ async fn a_tool_call_gets_the_real_value_and_approvers_see_it_masked() {
         .await
         .unwrap();
     assert_eq!(listed.arguments["name"], "Billing <EMAIL_1>");
-    let confirmed = world
-        .runtime
-        .confirm_action(
-            &ana,
-            world.tenant,
-            session.id,
-            request.id,
-            request.confirmation_token.as_deref().unwrap(),
-            true,
-        )
-        .await
-        .unwrap();
+    let confirmed = confirm(&world, &ana, &held).await;
     assert_eq!(confirmed.action.status, "completed", "{confirmed:?}");
-    let actor = world.records.user_actor(&ana).await.unwrap();
-    let record = world
-        .records
-        .get(&actor, &RecordId::parse(&id("001", 1)).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(record.fields["Name"], format!("Billing {EMAIL}"));
+    assert_eq!(account_name(&world).await, format!("Billing {EMAIL}"));
     // The result went back to the model masked and marked as data.
     let sent = everything_sent(&fake);
     assert!(!sent.contains(EMAIL), "{sent}");
@@ -291,27 +258,9 @@ async fn a_side_effect_gets_real_values_only_where_a_tenant_policy_permits() {
         .say(&ana, session.id, &format!("Try again with {EMAIL}"))
         .await;
     assert_eq!(held.status, "awaiting_confirmation", "{held:?}");
-    let request = held.pending_action.unwrap();
-    let sent = world
-        .runtime
-        .confirm_action(
-            &ana,
-            world.tenant,
-            session.id,
-            request.id,
-            request.confirmation_token.as_deref().unwrap(),
-            true,
-        )
-        .await
-        .unwrap();
+    let sent = confirm(&world, &ana, &held).await;
     assert_eq!(sent.turn.unwrap().reply.as_deref(), Some("Sent."));
-    let actor = world.records.user_actor(&ana).await.unwrap();
-    let record = world
-        .records
-        .get(&actor, &RecordId::parse(&id("001", 1)).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(record.fields["Name"], EMAIL);
+    assert_eq!(account_name(&world).await, EMAIL);
 }
 
 #[tokio::test]
