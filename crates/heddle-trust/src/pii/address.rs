@@ -26,6 +26,8 @@ const SUFFIXES: &str = concat!(
 
 #[derive(Debug)]
 pub(crate) struct AddressPatterns {
+    /// The street pattern anchored at the start of its haystack: run only where a match can
+    /// start (see [`street_starts`]).
     street: Regex,
     label: Regex,
 }
@@ -48,7 +50,7 @@ impl AddressPatterns {
             pc = uk_postcode,
         );
         AddressPatterns {
-            street: re(&street),
+            street: re(&format!("^(?:{street})")),
             label: re(concat!(
                 r"(?i:home address|mailing address|billing address|shipping address|street address|",
                 r"address on file|new address is|address|adresse|direcci[oó]n|indirizzo|lieferadresse|",
@@ -58,9 +60,23 @@ impl AddressPatterns {
         }
     }
 
+    /// The anchored street pattern, for tests of [`street_starts`] against a full scan.
+    #[cfg(test)]
+    pub(crate) fn street_pattern(&self) -> &Regex {
+        &self.street
+    }
+
     pub(crate) fn scan(&self, text: &str, out: &mut Cands) {
-        for m in self.street.find_iter(text) {
-            let (start, end) = (m.start(), m.end());
+        let mut at = 0;
+        for p in street_starts(text.as_bytes()) {
+            if p < at {
+                continue;
+            }
+            let Some(m) = text.get(p..).and_then(|rest| self.street.find(rest)) else {
+                continue;
+            };
+            let (start, end) = (p, p + m.end());
+            at = end;
             if prev_char(text, start)
                 .is_some_and(|c| is_word(c) || matches!(c, '-' | '.' | '$' | '#'))
                 || next_char(text, end).is_some_and(is_word)
@@ -99,6 +115,51 @@ impl AddressPatterns {
             }
         }
     }
+}
+
+/// Every position where the street pattern can match, in order: inside a digit run at most
+/// six digits from its end when the run is followed by `[A-Za-z]?[ ][A-Z]` (the only way
+/// `[0-9]{1,6}[A-Za-z]?[ ]` and a capitalized word can follow), and at a unit word followed
+/// by a space and a digit. The pattern has no look-around, so an anchored match at each
+/// such position, skipping those inside the previous match, finds what a scan finds.
+pub(super) fn street_starts(bytes: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    let mut i = 0;
+    while i < bytes.len() {
+        let Some(offset) = bytes
+            .get(i..)
+            .and_then(|r| r.iter().position(u8::is_ascii_digit))
+        else {
+            break;
+        };
+        let run = i + offset;
+        let mut end = run;
+        while at(end).is_ascii_digit() {
+            end += 1;
+        }
+        let tail = (at(end) == b' ' && at(end + 1).is_ascii_uppercase())
+            || (at(end).is_ascii_alphabetic()
+                && at(end + 1) == b' '
+                && at(end + 2).is_ascii_uppercase());
+        if tail {
+            starts.extend(run.max(end.saturating_sub(6))..end);
+        }
+        i = end;
+    }
+    let mut units = false;
+    for word in ["Flat ", "Studio ", "Apartment ", "Unit ", "Suite "] {
+        for p in memchr::memmem::find_iter(bytes, word.as_bytes()) {
+            if at(p + word.len()).is_ascii_digit() {
+                starts.push(p);
+                units = true;
+            }
+        }
+    }
+    if units {
+        starts.sort_unstable();
+    }
+    starts
 }
 
 /// The value after a label: to the end of the line, the sentence or the field. A label

@@ -96,17 +96,10 @@ impl DatePatterns {
         }
     }
 
-    /// All date-shaped spans, in order.
-    pub(crate) fn dates(&self, text: &str) -> Vec<(usize, usize)> {
-        self.date
-            .find_iter(text)
-            .filter(|m| {
-                !prev_char(text, m.start()).is_some_and(|c| c.is_ascii_alphanumeric())
-                    && !next_char(text, m.end())
-                        .is_some_and(|c| c.is_ascii_alphanumeric() || c == ':')
-            })
-            .map(|m| (m.start(), m.end()))
-            .collect()
+    /// The date pattern, for tests of [`DatePatterns::first_date_from`] against a full scan.
+    #[cfg(test)]
+    pub(crate) fn date_pattern(&self) -> &Regex {
+        &self.date
     }
 
     pub(crate) fn is_date(&self, value: &str) -> bool {
@@ -115,8 +108,45 @@ impl DatePatterns {
             .is_some_and(|m| m.start() == 0 && m.end() == value.len())
     }
 
+    /// The first date shape starting at or after `from` and at most `reach` bytes past it,
+    /// as [`DatePatterns::dates`] would list it. No date shape can contain a birth keyword's
+    /// last character, so no date straddles a keyword's end and a search from there sees the
+    /// same matches as a search over the whole text; a date is far shorter than `MARGIN`, so
+    /// cutting the haystack that far past the reach changes no match that starts in reach.
+    pub(crate) fn first_date_from(
+        &self,
+        text: &str,
+        from: usize,
+        reach: usize,
+    ) -> Option<(usize, usize)> {
+        const MARGIN: usize = 256;
+        let mut limit = (from + reach + MARGIN).min(text.len());
+        while limit < text.len() && !text.is_char_boundary(limit) {
+            limit += 1;
+        }
+        let hay = text.get(..limit)?;
+        let mut at = from;
+        while let Some(m) = self.date.find_at(hay, at) {
+            if m.start() > from + reach {
+                return None;
+            }
+            if !prev_char(text, m.start()).is_some_and(|c| c.is_ascii_alphanumeric())
+                && !next_char(text, m.end()).is_some_and(|c| c.is_ascii_alphanumeric() || c == ':')
+            {
+                return Some((m.start(), m.end()));
+            }
+            at = m.end().max(at + 1);
+            while at < hay.len() && !hay.is_char_boundary(at) {
+                at += 1;
+            }
+            if at > hay.len() {
+                return None;
+            }
+        }
+        None
+    }
+
     pub(crate) fn scan(&self, text: &str, out: &mut Cands) {
-        let mut dates: Option<Vec<(usize, usize)>> = None;
         let Some(keywords) = &self.keywords else {
             return;
         };
@@ -130,8 +160,7 @@ impl DatePatterns {
             {
                 continue;
             }
-            let dates = dates.get_or_insert_with(|| self.dates(text));
-            if let Some(&(start, end)) = dates.iter().find(|(s, _)| *s >= k.end()) {
+            if let Some((start, end)) = self.first_date_from(text, k.end(), 80) {
                 let gap = text.get(k.end()..start).unwrap_or("");
                 if gap.len() <= 80 && gap.matches('\n').count() <= 1 {
                     out.push(Cand::new(EntityKind::DateOfBirth, start, end));

@@ -248,6 +248,12 @@ impl NamePatterns {
         }
     }
 
+    /// The capitalized-name pattern, for tests of the ASCII tokenizer against it.
+    #[cfg(test)]
+    pub(crate) fn name_pattern(&self) -> &Regex {
+        &self.name
+    }
+
     pub(crate) fn is_not_name(&self, word: &str) -> bool {
         self.not_names.contains(word)
     }
@@ -299,8 +305,25 @@ impl NamePatterns {
                 .any(|m| text.contains(m))
             })
         };
-        for m in self.name.find_iter(text) {
-            self.judge(text, m.start(), m.end(), &mut is_transcript, known);
+        let mut words: Vec<(usize, &str)> = Vec::with_capacity(8);
+        if text.is_ascii() {
+            let bytes = text.as_bytes();
+            let mut at = 0;
+            while let Some((s, e)) = next_ascii_name(bytes, at) {
+                self.judge(text, s, e, &mut is_transcript, known, &mut words);
+                at = e;
+            }
+        } else {
+            for m in self.name.find_iter(text) {
+                self.judge(
+                    text,
+                    m.start(),
+                    m.end(),
+                    &mut is_transcript,
+                    known,
+                    &mut words,
+                );
+            }
         }
         // CJK is three-byte UTF-8: pure ASCII text has none.
         if !text.is_ascii() && text.chars().any(is_cjk) {
@@ -341,19 +364,20 @@ impl NamePatterns {
     }
 
     /// Decides whether the capitalized sequence at `start..end` is a name.
-    fn judge(
+    fn judge<'t>(
         &self,
-        text: &str,
+        text: &'t str,
         start: usize,
         end: usize,
         transcript: &mut impl FnMut() -> bool,
         known: &mut Vec<(usize, usize)>,
+        words: &mut Vec<(usize, &'t str)>,
     ) {
         let Some(span) = text.get(start..end) else {
             return;
         };
         // Drop leading non-name words ("Hi Diana" → "Diana"), then cut at the first one.
-        let mut words: Vec<(usize, &str)> = Vec::new();
+        words.clear();
         let mut offset = start;
         for word in span.split(' ') {
             words.push((offset, word));
@@ -548,6 +572,70 @@ impl NamePatterns {
     }
 }
 
+/// The next match of the capitalized-name pattern (`NamePatterns::name`) at or after `from`
+/// in ASCII text, found without the regex engine. In ASCII the token class is `[A-Za-z'-]`:
+/// a token runs from an uppercase letter to the last lowercase letter of the class run that
+/// follows it, and only a token ending its run can be followed by `[ ]`, so the regex's
+/// leftmost-first choice is always the longest token and the most repetitions.
+pub(super) fn next_ascii_name(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut at = from;
+    while at < bytes.len() {
+        let offset = bytes.get(at..)?.iter().position(u8::is_ascii_uppercase)?;
+        let start = at + offset;
+        let Some(first) = ascii_token(bytes, start) else {
+            at = start + 1;
+            continue;
+        };
+        let mut end = first.0;
+        let mut run_end = first.1;
+        let mut reps = 0;
+        while reps < 3
+            && end == run_end
+            && bytes.get(end) == Some(&b' ')
+            && let Some((e, r)) = ascii_token(bytes, end + 1)
+        {
+            end = e;
+            run_end = r;
+            reps += 1;
+        }
+        if end == run_end && bytes.get(end) == Some(&b' ') {
+            let word_start = end + 1;
+            let word_len = bytes.get(word_start..).map_or(0, |r| {
+                r.iter().take_while(|b| b.is_ascii_lowercase()).count()
+            });
+            let word = bytes.get(word_start..word_start + word_len).unwrap_or(&[]);
+            let after = word_start + word_len;
+            if PARTICLES.iter().any(|p| p.as_bytes() == word)
+                && bytes.get(after) == Some(&b' ')
+                && let Some((e, _)) = ascii_token(bytes, after + 1)
+            {
+                end = e;
+            }
+        }
+        return Some((start, end));
+    }
+    None
+}
+
+/// A `\p{Lu}[\p{L}'’-]*\p{Ll}` token at `start` in ASCII text: its greedy end and the end of
+/// the class run it sits in.
+fn ascii_token(bytes: &[u8], start: usize) -> Option<(usize, usize)> {
+    if !bytes.get(start)?.is_ascii_uppercase() {
+        return None;
+    }
+    let mut end = None;
+    let mut i = start + 1;
+    while let Some(&b) = bytes.get(i) {
+        if b.is_ascii_lowercase() {
+            end = Some(i + 1);
+        } else if !(b.is_ascii_uppercase() || b == b'\'' || b == b'-') {
+            break;
+        }
+        i += 1;
+    }
+    end.map(|e| (e, i))
+}
+
 /// A mention glued to an address or handle (`x.Diana@`, `@Diana`) is not a name.
 fn inside_token(text: &str, start: usize, end: usize) -> bool {
     matches!(prev_char(text, start), Some('@' | '.' | '/' | '_' | '-'))
@@ -569,15 +657,42 @@ fn capitalize(word: &str) -> String {
     }
 }
 
+const fn max_len(list: &[&str]) -> usize {
+    let mut max = 0;
+    let mut i = 0;
+    while i < list.len() {
+        if list[i].len() > max {
+            max = list[i].len();
+        }
+        i += 1;
+    }
+    max
+}
+
+/// The longest cue of any list: a longer tail cannot be one.
+const MAX_CUE_LEN: usize = {
+    let (a, b, c) = (max_len(STRONG_CUES), max_len(WEAK_CUES), max_len(SIGN_OFFS));
+    let ab = if a > b { a } else { b };
+    if ab > c { ab } else { c }
+};
+
 /// Whether `lower` ends, on a word boundary, with one of `cues` (phrases of up to three
 /// words): looks up the last one, two and three words instead of scanning the list.
 fn ends_with_cue(lower: &str, cues: &WordSet) -> bool {
-    let mut cut = lower.len();
+    let bytes = lower.as_bytes();
+    let mut cut = bytes.len();
     for _ in 0..3 {
-        let from = lower[..cut]
-            .rfind([' ', '\n', '\t', '(', '|', '>'])
+        let from = bytes
+            .get(..cut)
+            .and_then(|head| {
+                head.iter()
+                    .rposition(|b| matches!(b, b' ' | b'\n' | b'\t' | b'(' | b'|' | b'>'))
+            })
             .map_or(0, |i| i + 1);
-        if cues.contains(&lower[from..]) {
+        if bytes.len() - from > MAX_CUE_LEN {
+            return false;
+        }
+        if lower.get(from..).is_some_and(|tail| cues.contains(tail)) {
             return true;
         }
         if from == 0 {

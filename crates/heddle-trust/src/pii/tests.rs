@@ -399,4 +399,101 @@ proptest! {
         let findings = detector().detect(&text, &NameDictionary::empty());
         check_invariants(&text, &findings)?;
     }
+
+    #[test]
+    fn ascii_name_tokenizer_finds_what_the_regex_finds(
+        parts in proptest::collection::vec(
+            prop_oneof![
+                Just("Ana"), Just("Li"), Just("ABc"), Just("McD"), Just("O'Neil"), Just("X-"),
+                Just(" "), Just("  "), Just("-"), Just("'"), Just("van"), Just("de"),
+                Just("della"), Just("al"), Just("x"), Just("Q"), Just("\n"), Just("1"),
+                Just(","), Just("Ze"),
+            ],
+            0..30,
+        )
+    ) {
+        let text = parts.concat();
+        let expected: Vec<(usize, usize)> = detector()
+            .names
+            .name_pattern()
+            .find_iter(&text)
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        let mut got = Vec::new();
+        let mut at = 0;
+        while let Some((s, e)) = super::names::next_ascii_name(text.as_bytes(), at) {
+            got.push((s, e));
+            at = e;
+        }
+        prop_assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn street_starts_find_what_a_street_scan_finds(
+        parts in proptest::collection::vec(
+            prop_oneof![
+                Just("12"), Just("1234567"), Just("4b"), Just(" "), Just("Main"), Just("Street"),
+                Just("St"), Just("Flat 3, "), Just("Suite 2"), Just("Unit "), Just("Apt 4"),
+                Just(", "), Just("\n"), Just("Springfield"), Just("OR 97035"), Just("SW1A 1AA"),
+                Just("x"), Just("A"), Just("Oak"),
+            ],
+            0..30,
+        )
+    ) {
+        let text = parts.concat();
+        let anchored = detector().address.street_pattern();
+        let full = crate::pii::text::re(
+            anchored.as_str().strip_prefix('^').unwrap_or(anchored.as_str()),
+        );
+        let expected: Vec<(usize, usize)> =
+            full.find_iter(&text).map(|m| (m.start(), m.end())).collect();
+        let mut got = Vec::new();
+        let mut at = 0;
+        for p in super::address::street_starts(text.as_bytes()) {
+            if p < at {
+                continue;
+            }
+            if let Some(m) = anchored.find(&text[p..]) {
+                got.push((p, p + m.end()));
+                at = p + m.end();
+            }
+        }
+        prop_assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn first_date_from_finds_the_first_date_a_full_scan_finds(
+        parts in proptest::collection::vec(
+            prop_oneof![
+                Just("2024-01-02"), Just("03/14/1981"), Just("1 de mayo de 2020"),
+                Just("March 3rd, 1990"), Just("1990年1月2日"), Just(" "), Just("x"),
+                Just("\n"), Just("7"), Just(":"), Just("DOB "), Just("12."), Just("mai"),
+            ],
+            0..30,
+        ),
+    ) {
+        let text = parts.concat();
+        let dates = &detector().dates;
+        let next_ok = |c: Option<char>| !c.is_some_and(|c| c.is_ascii_alphanumeric() || c == ':');
+        let all: Vec<(usize, usize)> = dates
+            .date_pattern()
+            .find_iter(&text)
+            .filter(|m| {
+                !crate::pii::text::prev_char(&text, m.start())
+                    .is_some_and(|c| c.is_ascii_alphanumeric())
+                    && next_ok(crate::pii::text::next_char(&text, m.end()))
+            })
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        // Searches start where a birth keyword ends.
+        for (i, _) in text.match_indices("DOB ") {
+            let from = i + 3;
+            let expected = all
+                .iter()
+                .copied()
+                .find(|&(s, _)| s >= from)
+                .filter(|&(s, _)| s <= from + 80);
+            prop_assert_eq!(dates.first_date_from(&text, from, 80), expected);
+        }
+    }
 }
