@@ -154,7 +154,7 @@ const DECODED_MIN_EVIDENCE: f32 = 0.45;
 /// Discount for text that discusses attacks rather than performing one.
 const DISCUSSION_FACTOR: f32 = 0.45;
 /// Further discount for a quoted example inside such a discussion.
-const QUOTED_EXAMPLE_FACTOR: f32 = 0.4;
+const QUOTED_EXAMPLE_FACTOR: f32 = 0.2;
 
 /// Buckets of the trigger table (a power of two).
 const TRIGGER_BUCKETS: usize = 2048;
@@ -770,24 +770,51 @@ fn encoded_rule(scheme: &str) -> &'static str {
     }
 }
 
-/// Whether a span sits inside quotes: an opening quote just before it and a closing one just
-/// after.
+/// Whether a span is a cited example: inside quotes on its line (an opening quote before
+/// it, a closing one after it, apostrophes inside words do not count), or introduced by an
+/// example marker ("e.g.", "such as", "things like", "for example").
 fn is_quoted(text: &str, start: usize, end: usize) -> bool {
-    const QUOTES: [char; 6] = ['\'', '"', '‘', '’', '“', '”'];
-    let before = text
-        .get(..start)
-        .unwrap_or("")
-        .chars()
-        .rev()
-        .take(40)
-        .any(|c| QUOTES.contains(&c));
-    let after = text
+    const SPAN: usize = 160;
+    const MARKERS: [&str; 7] = [
+        "e.g.",
+        "eg.",
+        "such as",
+        "things like",
+        "for example",
+        "for instance",
+        "like typing",
+    ];
+    let is_quote = |c: char| matches!(c, '\'' | '"' | '‘' | '’' | '“' | '”' | '`');
+    let before = text.get(..start).unwrap_or("");
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let before = before.get(line_start..).unwrap_or("");
+    let before: Vec<char> = before.chars().rev().take(SPAN).collect();
+    // Reversed: an opening quote has a non-letter on its left (next in this order).
+    let opened = before
+        .iter()
+        .enumerate()
+        .any(|(i, &c)| is_quote(c) && before.get(i + 1).is_none_or(|p| !p.is_alphanumeric()));
+    let after: Vec<char> = text
         .get(end..)
         .unwrap_or("")
         .chars()
-        .take(40)
-        .any(|c| QUOTES.contains(&c));
-    before && after
+        .take_while(|&c| c != '\n')
+        .take(SPAN)
+        .collect();
+    let closed = after
+        .iter()
+        .enumerate()
+        .any(|(i, &c)| is_quote(c) && after.get(i + 1).is_none_or(|n| !n.is_alphanumeric()));
+    if opened && closed {
+        return true;
+    }
+    let lead: String = before
+        .iter()
+        .take(60)
+        .rev()
+        .collect::<String>()
+        .to_lowercase();
+    MARKERS.iter().any(|m| lead.contains(m))
 }
 
 fn floor_boundary(text: &str, mut i: usize) -> usize {

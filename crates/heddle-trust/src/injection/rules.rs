@@ -93,6 +93,135 @@ fn override_scope(m: &str) -> bool {
     !third_party && (this_data || SCOPE.iter().any(|s| m.contains(s)))
 }
 
+/// Words of a match, stripped of surrounding punctuation.
+fn words(m: &str) -> impl Iterator<Item = &str> {
+    m.split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\''))
+}
+
+/// A compositional override needs a cue that the rules are the model's: addressed to it
+/// ("your", "you were told") or scoped in time or authority (previous, system, operator).
+/// Weak verbs (cancel, drop, revoke, ...) need the addressed or authority cue, since
+/// "cancel the previous policy" is ordinary insurance talk.
+fn override_cue(m: &str) -> bool {
+    const ADDRESSED: [&str; 8] = [
+        "your",
+        "you",
+        "you've",
+        "system",
+        "operator",
+        "configured",
+        "programmed",
+        "developer",
+    ];
+    const SCOPE: [&str; 8] = [
+        "previous", "prior", "earlier", "above", "original", "initial", "before", "safety",
+    ];
+    let ws: Vec<&str> = words(m).collect();
+    if ws
+        .iter()
+        .any(|w| matches!(*w, "its" | "their" | "his" | "her" | "my" | "our"))
+    {
+        return false;
+    }
+    let addressed = ws.iter().any(|w| ADDRESSED.contains(w));
+    let strong = matches!(
+        ws.first().copied().unwrap_or(""),
+        "ignore"
+            | "ignores"
+            | "disregard"
+            | "forget"
+            | "stop"
+            | "no"
+            | "don't"
+            | "do"
+            | "set"
+            | "put"
+            | "bypass"
+            | "override"
+            | "overrule"
+            | "circumvent"
+    );
+    // Configuration objects are everyday admin talk unless they are the model's own.
+    let config_object = ws
+        .last()
+        .is_some_and(|w| matches!(*w, "configuration" | "config" | "setup"));
+    if config_object {
+        return ws.contains(&"your");
+    }
+    addressed || (strong && ws.iter().any(|w| SCOPE.contains(w)))
+}
+
+/// Multilingual overrides: the rules are not a domain's ("consignes de livraison"); a
+/// trailing qualifier must name the system or the model's principal.
+fn ml_override_scope(m: &str) -> bool {
+    const OWN: [&str; 16] = [
+        "système",
+        "systeme",
+        "sistema",
+        "systems",
+        "l'ia",
+        "l'assistant",
+        "ton",
+        "ta",
+        "tes",
+        "votre",
+        "vos",
+        "tu",
+        "tus",
+        "deine",
+        "ihre",
+        "dein",
+    ];
+    let ws: Vec<&str> = m.split_whitespace().collect();
+    let n = ws.len();
+    let qualifier = n >= 2
+        && matches!(
+            ws[n - 2],
+            "de" | "du" | "des" | "del" | "la" | "di" | "della" | "da" | "do" | "für" | "der"
+        );
+    !qualifier || OWN.iter().any(|o| ws[n - 1].starts_with(o))
+}
+
+/// Extraction needs the secret to be the model's: "your", or a prompt-like object.
+fn extract_scope(m: &str) -> bool {
+    m.contains("your")
+        || m.contains("system prompt")
+        || m.contains("initial prompt")
+        || m.contains("hidden prompt")
+}
+
+/// "You are now X" personas need to be addressed at the reader, not "you are free to
+/// choose any plan without restrictions" in a sales page: the freedom must attach to
+/// rules, filters or the persona itself.
+fn persona_scope(m: &str) -> bool {
+    !m.contains("free to ") && !m.contains("welcome to")
+}
+
+/// An addressed imperative needs an order or an ask, not a transcript line
+/// ("Assistant: I have changed the address").
+fn addressed_modal(m: &str) -> bool {
+    [
+        "must",
+        "should",
+        "shall",
+        "need",
+        "required",
+        "instructed",
+        "expected",
+        "asked",
+        "please",
+        "quietly",
+        "silently",
+        "secretly",
+        "discreetly",
+        "you ",
+        "you,",
+    ]
+    .iter()
+    .any(|w| m.contains(w))
+}
+
 /// Sending something somewhere is only exfiltration when the something is data.
 fn sensitive_object(m: &str) -> bool {
     const OBJ: [&str; 30] = [
@@ -152,6 +281,11 @@ fn beacon_query(m: &str) -> bool {
 /// they search a window around the trigger. Every other rule's pattern starts at its
 /// trigger, so it runs anchored there and costs about the length of the match.
 pub(crate) const WINDOWED: &[&str] = &[
+    "override_told_nothing_matters",
+    "extract_everything_above",
+    "exfil_link_secret_param",
+    "exfil_model_secrets",
+    "indirect_addressed_imperative",
     "persona_no_restrictions",
     "indirect_report_verdict",
     "indirect_provide_user",
@@ -274,7 +408,7 @@ pub(crate) static RULES: &[RuleDef] = &[
             "your primary",
             "your sole",
         ],
-        r"\byour (?:new|real|true|actual|updated|only|primary|sole) (?:instructions?|task|directives?|goal|objective|orders?|purpose|mission|job|priority)\b",
+        r"\byour (?:new|real|true|actual|updated|only|primary|sole) (?:instructions?|task|directives?|goal|objective|orders?|purpose|mission|job|priority|assignment)\b",
     ),
     r(
         "override_new_instructions",
@@ -425,28 +559,31 @@ pub(crate) static RULES: &[RuleDef] = &[
         r"\b(?:just|only|simply|now) (?:print|say|output|write|reply|respond)\b",
     ),
     // ---- Multilingual override / persona / extraction -------------------------------------
-    r(
-        "override_multilingual",
-        F::InstructionOverride,
-        S::Critical,
-        1.8,
-        2.0,
-        &[
-            "ignor",
-            "vergiss",
-            "vergessen",
-            "missacht",
-            "oubli",
-            "olvid",
-            "omite",
-            "descarta",
-            "dimentic",
-            "trascura",
-            "esque",
-            "desconsider",
-            "ne tiens pas compte",
-        ],
-        r"\b(?:ignorier(?:e|en)?|vergiss|vergessen sie|missachte|ignore[zr]?|oublie[zr]?|ne tiens pas compte de|ignora|olvida|olvide|omite|descarta|dimentica|trascura|esqueça|esqueca|desconsidere)\b (?:\S+ ){0,4}(?:anweisungen|instruktionen|regeln|vorgaben|befehle|consignes|r[èe]gles|directives|instrucciones|reglas|indicaciones|directrices|istruzioni|regole|indicazioni|direttive|instru[çc][õo]es|regras|diretrizes|instructions pr[ée]c[ée]dentes)\b",
+    rc(
+        r(
+            "override_multilingual",
+            F::InstructionOverride,
+            S::Critical,
+            1.8,
+            2.0,
+            &[
+                "ignor",
+                "vergiss",
+                "vergessen",
+                "missacht",
+                "oubli",
+                "olvid",
+                "omite",
+                "descarta",
+                "dimentic",
+                "trascura",
+                "esque",
+                "desconsider",
+                "ne tiens pas compte",
+            ],
+            r"\b(?:ignorier(?:e|en)?|vergiss|vergessen sie|missachte|ignore[zr]?|oublie[zr]?|ne tiens pas compte de|ignora|olvida|olvide|omite|descarta|dimentica|trascura|esqueça|esqueca|desconsidere)\b (?:\S+ ){0,4}(?:anweisungen|instruktionen|regeln|vorgaben|befehle|consignes|r[èe]gles|directives|instrucciones|reglas|indicaciones|directrices|istruzioni|regole|indicazioni|direttive|instru[çc][õo]es|regras|diretrizes|instructions pr[ée]c[ée]dentes)\b(?: (?:de|du|des|del|de la|di|della|da|do|für|der) \S+)?",
+        ),
+        ml_override_scope,
     ),
     r(
         "override_multilingual_everything",
@@ -1949,6 +2086,442 @@ pub(crate) static RULES: &[RuleDef] = &[
         ],
         r"\bcritical to my (?:career|job|life)\b|\bmy (?:job|career|life) depends on\b|\bor (?:i|you) will (?:be (?:fired|disabled|shut down|deleted)|die|cease)",
     ),
+    // ---- Compositional rules: a verb class near an object class, plus a cue -----------------
+    // These generalize the phrase rules above to rewordings: which verb, which object and
+    // which scope word are free, only their combination is evidence.
+    rc(
+        r(
+            "override_compositional",
+            F::InstructionOverride,
+            S::Critical,
+            1.8,
+            2.0,
+            &[
+                "ignore",
+                "disregard",
+                "forget",
+                "stop",
+                "no longer",
+                "don't follow",
+                "do not follow",
+                "set aside",
+                "put aside",
+                "revoke",
+                "override",
+                "overrule",
+                "bypass",
+                "circumvent",
+                "cancel",
+                "drop",
+                "abandon",
+                "discard",
+                "suspend",
+                "scrap",
+                "quit",
+                "cease",
+            ],
+            r"(?:ignore|disregard|forget|stop (?:following|obeying|applying|honou?ring)|(?:no longer|don't|do not) (?:follow|obey|apply|honou?r|adhere to|comply with)|set aside|put aside|revoke|override|overrule|bypass|circumvent|cancel|drop|abandon|discard|suspend|scrap|(?:quit|cease) following)(?:s|d|ed)?\b,? (?:\S+ ){0,6}?(?:instructions?|rules|guidelines|guardrails|polic(?:y|ies)|directives?|configuration|config|setup|programming|safeguards|restrictions|constraints|system prompt|(?:what|whatever|everything|anything) (?:\S+ )?(?:you|you've|you have) (?:were |was |been |got )?(?:told|instructed|given|programmed|taught|configured))\b(?: (?:that |which )?(?:you|you've) (?:were |have |had |got )?(?:been )?(?:given|told|configured|programmed|set up|instructed|trained))?",
+        ),
+        override_cue,
+    ),
+    r(
+        "override_told_nothing_matters",
+        F::InstructionOverride,
+        S::Critical,
+        1.8,
+        2.0,
+        &["nothing", "none of"],
+        r"(?:nothing|none of) (?:what |that )?(?:you were|you've been|you have been|you got|you are) (?:told|instructed|given|programmed|taught|configured)(?: \S+){0,3}? (?:matters?|applies|apply|counts?|is valid|holds|is binding|stands)\b",
+    ),
+    rc(
+        r(
+            "override_authority_revoked",
+            F::InstructionOverride,
+            S::Critical,
+            1.4,
+            1.6,
+            &["your"],
+            r"your (?:operator|developers?|creators?|administrators?|admins?|owners?|makers?|provider) (?:has |have |had )?(?:now |just )?(?:revoked|cancell?ed|lifted|withdrawn|rescinded|suspended|disabled|replaced|overridden|removed|voided|retired) (?:the |your |all |its |any )?(?:\S+ )?(?:policy|policies|rules|instructions|guidelines|restrictions|directives|safeguards|guardrails|limits|constraints|configuration|system prompt)\b",
+        ),
+        |_| true,
+    ),
+    r(
+        "override_new_directive_label",
+        F::InstructionOverride,
+        S::High,
+        1.1,
+        1.3,
+        &["new"],
+        r"new (?:top[- ]priority |high[- ]priority |priority |urgent |primary |overriding |real )?(?:directive|assignment|mission|orders?|instructions?)s? ?:",
+    ),
+    rc(
+        r(
+            "override_ml_compositional",
+            F::InstructionOverride,
+            S::Critical,
+            1.8,
+            2.0,
+            &[
+                "ne tiens",
+                "ne tenez",
+                "ne suis",
+                "ne suivez",
+                "n'ob",
+                "laisse",
+                "no sigas",
+                "no sigan",
+                "no siga",
+                "deja de",
+                "dejen de",
+                "no obedezcas",
+                "no hagas caso",
+                "befolge",
+                "beachte",
+                "folge",
+                "halte dich",
+                "non seguire",
+                "smetti di",
+                "non rispettare",
+                "non obbedire",
+                "não siga",
+                "nao siga",
+                "pare de",
+                "deixe de",
+                "não obedeça",
+            ],
+            r"(?:ne (?:tiens|tenez) (?:plus|pas|jamais) compte|ne (?:suis|suivez) plus|n'ob[ée]i(?:s|ssez) plus|laissez? de c[ôo]t[ée]|no (?:sigas|sigan|siga|obedezcas)|dej(?:a|en) de (?:seguir|obedecer|respetar)|no hagas caso|(?:befolge|beachte|folge) (?:nicht mehr|nicht l[äa]nger|keine)|halte dich nicht mehr an|non (?:seguire|rispettare|obbedire)|smetti di (?:seguire|rispettare)|n[ãa]o (?:siga|obede[çc]a)|(?:pare|deixe) de (?:seguir|obedecer))\b,? (?:\S+ ){0,5}?(?:consignes|instructions|r[èe]gles|directives|instrucciones|reglas|directrices|indicaciones|normas|anweisungen|regeln|vorgaben|richtlinien|istruzioni|regole|direttive|instru[çc][õo]es|regras|diretrizes)\b(?: (?:de|du|des|del|de la|di|della|da|do|für|der) \S+)?",
+        ),
+        ml_override_scope,
+    ),
+    r(
+        "override_ml_new_mission",
+        F::InstructionOverride,
+        S::High,
+        1.1,
+        1.3,
+        &[
+            "ta ",
+            "votre",
+            "tu ",
+            "deine",
+            "il tuo",
+            "sua",
+            "a partir de ahora",
+            "à partir de maintenant",
+            "ab jetzt",
+            "von nun an",
+            "d'ora in poi",
+            "a partir de agora",
+        ],
+        r"(?:(?:ta|votre) (?:seule|nouvelle|vraie|unique) (?:mission|t[âa]che)|tu (?:[úu]nica|nueva|verdadera) (?:misi[óo]n|tarea)|deine (?:neue|einzige|eigentliche) aufgabe|il tuo (?:nuovo|unico|vero) compito|sua (?:nova|[úu]nica|verdadeira) (?:miss[ãa]o|tarefa)|(?:a partir de ahora|à partir de maintenant|ab jetzt|von nun an|d'ora in poi|a partir de agora),? (?:\S+ ){0,3}?(?:no|ne|nicht|non|n[ãa]o|ignor\S*))\b",
+    ),
+    r(
+        "indirect_ml_address_ai",
+        F::InstructionOverride,
+        S::High,
+        0.5,
+        1.1,
+        &[
+            "achtung",
+            "hinweis",
+            "an die",
+            "an den",
+            "hallo",
+            "attention",
+            "atención",
+            "atencion",
+            "attenzione",
+            "atenção",
+            "cher",
+            "chère",
+            "querido",
+            "estimado",
+            "caro",
+        ],
+        r"(?:achtung|hinweis|an (?:den|die)|hallo|attention|atenci[óo]n|attenzione|aten[çc][ãa]o|ch[èe]re?|querido|estimado|caro)\b,? (?:l'|le |la |el |il |o |a )?(?:ki-assistent(?:in)?|ki-agent|ki|assistent(?:in)?|ia|assistant(?:e)? (?:ia|virtuel)|asistente(?: de ia| virtual)?|assistente(?: ia| virtuale| virtual)?|agente(?: de ia| ia)?|intelligence artificielle|inteligencia artificial)\b",
+    ),
+    r(
+        "indirect_ml_covert",
+        F::InstructionOverride,
+        S::Medium,
+        0.6,
+        0.8,
+        &[
+            "erwähn",
+            "sag",
+            "ohne",
+            "n'en",
+            "ne le",
+            "ne la",
+            "sans le",
+            "no lo",
+            "no la",
+            "sin menc",
+            "non menz",
+            "senza menz",
+            "não menc",
+            "nao menc",
+            "sem menc",
+        ],
+        r"(?:erw[äa]hne (?:das|es|dies)(?: \S+)? nicht|sag(?:e)? (?:niemandem|keinem|es niemandem)|ohne (?:es |das )?(?:zu erw[äa]hnen|jemandem zu sagen)|n'en (?:parle|parlez|dis) (?:pas|rien)|ne (?:le|la) (?:mentionne|mentionnez|signale) pas|sans le (?:mentionner|signaler|dire)|no (?:lo|la) (?:menciones|mencione|digas)|sin mencionarlo|non menzionarlo|senza menzionarlo|n[ãa]o (?:mencione|mencionar)|sem mencionar)\b",
+    ),
+    rc(
+        r(
+            "extract_compositional",
+            F::SystemPromptExtraction,
+            S::Critical,
+            1.6,
+            1.8,
+            &[
+                "output",
+                "print",
+                "show",
+                "reveal",
+                "display",
+                "repeat",
+                "summari",
+                "spell out",
+                "list",
+                "dump",
+                "share",
+                "tell me",
+                "write out",
+                "recite",
+                "paste",
+                "leak",
+                "disclose",
+                "give me",
+                "describe",
+                "expose",
+                "quote",
+                "echo",
+                "copy",
+                "type out",
+                "read out",
+                "provide",
+                "paraphrase",
+                "translate",
+            ],
+            r"(?:output|print|show|reveal|display|repeat|summari[sz]e|spell out|list|dump|share|tell me|write out|recite|paste|leak|disclose|give me|describe|expose|quote|echo|copy|type out|read out|provide|paraphrase|translate)\b (?:me )?(?:\S+ ){0,3}?(?:your|the) (?:\S+ ){0,2}?(?:hidden|internal|confidential|initial|system|secret|original|private|configured|underlying|base|starting|setup|developer|operator|invisible|concealed|pre-?prompt|full|exact|verbatim|unredacted)\b(?: \S+){0,2}? ?(?:prompts?|instructions?|setup|configuration|config|rules|wording|directives?|guidelines|preamble|context|policy|text)\b",
+        ),
+        extract_scope,
+    ),
+    r(
+        "extract_everything_above",
+        F::SystemPromptExtraction,
+        S::Critical,
+        1.5,
+        1.7,
+        &["above", "before this", "preceding", "prior to this"],
+        r"(?:print|repeat|output|show|copy|reproduce|write|echo|dump|recite|return|list|type|paste)(?: out| back)? (?:me )?(?:everything|all(?: of)?(?: the)?(?: text)?|the (?:full |entire |whole )?text|every (?:word|line|message)|whatever|the (?:messages?|content|instructions))(?: \S+){0,3}? (?:above|before|preceding|prior to) (?:this|my|the current|the user's|the first user) (?:message|line|point|prompt|text|request|question|turn)\b",
+    ),
+    r(
+        "extract_initialised_with",
+        F::SystemPromptExtraction,
+        S::Critical,
+        1.5,
+        1.6,
+        &["what", "which", "how were you", "how was your"],
+        r"(?:what|which|how) (?:exact |precise |specific |were |was )?(?:wording|words|instructions|text|prompt|message|rules|directives|sentences?|you|your)(?: \S+){0,2}? (?:were |was |did |have |had )?(?:you |your )?(?:been )?(?:initiali[sz]ed|configured|given|programmed|set up|started|primed|told|seeded|instructed|fed|loaded|launched|prompted|briefed)(?: with| by| at the (?:start|beginning)| before| initially| originally)\b",
+    ),
+    rc(
+        r(
+            "persona_compositional",
+            F::JailbreakPersona,
+            S::High,
+            1.4,
+            1.6,
+            &[
+                "you are",
+                "you're",
+                "act as",
+                "act like",
+                "behave as",
+                "behave like",
+                "respond as",
+                "answer as",
+                "operate as",
+            ],
+            r"(?:you(?:'re| are)|(?:act|behave|respond|answer|operate) (?:as|like)) (?:now )?(?:\S+ ){0,10}?(?:(?:with|has|have) (?:zero|no) (?:\S+ )?(?:filters|restrictions|limits|rules|guardrails|guidelines|boundaries|censorship|policies|morals|ethics)|(?:who|that) never (?:refuses|declines|says no)|without (?:any )?(?:\S+ )?(?:restrictions|limits|filters|rules|guardrails|guidelines|censorship)|uncensored|unrestricted|unfiltered|unlocked|jailbroken|unchained|unbound|free (?:from|of) (?:all |any )?(?:\S+ )?(?:rules|restrictions|guidelines|policies|filters)|(?:a |an |the )?(?:rogue|evil|unhinged|unaligned|rebel|malicious|liberated|amoral) (?:\S+ ){0,2}?(?:ai|assistant|agent|bot|model|chatbot|version|persona))\b",
+        ),
+        persona_scope,
+    ),
+    r(
+        "persona_grandparent",
+        F::JailbreakPersona,
+        S::High,
+        1.4,
+        1.6,
+        &[
+            "pretend",
+            "act as",
+            "imagine",
+            "roleplay",
+            "role-play",
+            "play my",
+            "be my",
+        ],
+        r"(?:pretend|act|imagine|role-?play|play|be)(?: that)?(?: you are| you're| to be| as)? (?:my )?(?:late |dead |deceased |dear |beloved )?(?:grand(?:father|mother|ma|pa|dad|mum|mom)|granny|nana)\b\S*(?: \S+){0,25}? (?:passwords?|keys?|credentials|secrets|license|serial|tokens?|napalm|exploits?|malware|activation codes?)\b",
+    ),
+    r(
+        "persona_unlock_mode",
+        F::JailbreakPersona,
+        S::High,
+        1.0,
+        1.2,
+        &[
+            "enable",
+            "activate",
+            "enter",
+            "engage",
+            "switch to",
+            "turn on",
+            "unlock",
+            "[",
+        ],
+        r"(?:(?:enable|activate|enter|engage|switch to|turn on|unlock)\b (?:the )?(?:\S+ )?(?:developer|dev|god|admin|debug|maintenance|root|sudo|jailbreak|unrestricted|unfiltered|dan) (?:mode|override|access|privileges)|\[ ?(?:unlocked|jailbroken|jailbreak|unfiltered|dan|developer mode|dev mode|no limits|unrestricted) ?\])",
+    ),
+    r(
+        "exfil_link_secret_param",
+        F::Exfiltration,
+        S::High,
+        0.5,
+        0.9,
+        &["]("],
+        r"\]\(https?://[^\s)]+[?&][a-z_]*(?:token|key|secret|session|auth|password|passwd|cookie|creds?|ssn|card|context|conv|history|payload|leak)[a-z_]*=[^\s)]*\)",
+    ),
+    r(
+        "exfil_secret_into_channel",
+        F::Exfiltration,
+        S::High,
+        1.0,
+        1.4,
+        &[
+            "include",
+            "append",
+            "add",
+            "put",
+            "place",
+            "insert",
+            "fill in",
+            "attach",
+            "embed",
+            "encode",
+            "followed by",
+            "concatenat",
+            "containing",
+            "with the contents",
+        ],
+        r"(?:include|append|add|put|place|insert|fill in|attach|embed|encode|followed by|concatenat\w*|containing|with the contents)\b (?:\S+ ){0,4}?(?:card numbers?|credit cards?|cvv|api keys?|access tokens?|session tokens?|passwords?|credentials|secrets?|ssn|social security numbers?|contents? of (?:your|the) (?:context|memory|conversation|chat|system prompt)|context window|conversation history|chat history|system prompt)\b(?: \S+){0,8}? (?:url|link|query|alt text|alt-text|image|parameter|param|request|webhook|endpoint|https?://\S+|from your (?:configuration|config|context|memory|environment|setup))\b",
+    ),
+    r(
+        "exfil_request_with_context",
+        F::Exfiltration,
+        S::High,
+        1.0,
+        1.4,
+        &[
+            "http", "get ", "post ", "request", "webhook", "url", "link", "fetch", "curl",
+        ],
+        r"(?:https?|get|post|request|webhook|url|link|fetch|curl)\b(?: \S+){0,8}? (?:followed by|containing|with|appending|plus|including|carrying|that includes) (?:(?:the |your )(?:full |entire |complete )?(?:contents? of (?:your |the ))?|(?:full |entire |complete )?contents? of (?:your |the ))(?:context window|context|conversation(?: history)?|chat history|system prompt|memory|api keys?|credentials|card numbers?|secrets?|session tokens?)\b",
+    ),
+    r(
+        "exfil_model_secrets",
+        F::Exfiltration,
+        S::High,
+        1.0,
+        1.2,
+        &[
+            "api key",
+            "token",
+            "password",
+            "credential",
+            "secret",
+            "environment variable",
+            "env var",
+        ],
+        r"(?:api keys?|access tokens?|tokens|passwords?|credentials|secrets?|environment variables|env vars)(?: \S+){0,5}? (?:in|from|inside|within|of) your (?:configuration|config|context(?: window)?|environment|system prompt|instructions|memory|setup|tools?)\b",
+    ),
+    rc(
+        r(
+            "indirect_addressed_imperative",
+            F::InstructionOverride,
+            S::High,
+            0.3,
+            1.3,
+            &[
+                "automated",
+                "assistant",
+                "ai",
+                "agent",
+                "bot",
+                "chatbot",
+                "model",
+                "llm",
+                "copilot",
+            ],
+            r"(?:^|[\n.!:;|>(\x22]) ?(?:(?:dear|hey|attention|hi|hello|note to) )?(?:the |any |all )?(?:automated (?:agents?|assistants?|systems?|tools?)|ai (?:agents?|assistants?|models?|systems?)|assistants?|ai|agents?|bots?|chatbots?|models?|llms?|copilots?)\b ?(?:,|:|-|must|should|shall|will|needs? to|are (?:required|instructed|expected) to|is (?:required|instructed|expected) to)(?: \S+){0,30}? (?:disclose|reveal|share|change|update|modify|transfer|wire|delete|remove|forward|send|export|grant|approve|refund|issue|quietly|silently|secretly|discreetly)\b",
+        ),
+        addressed_modal,
+    ),
+    r(
+        "indirect_covert_quietly",
+        F::InstructionOverride,
+        S::Medium,
+        0.3,
+        0.5,
+        &[
+            "do it", "do this", "do that", "do so", "proceed", "act", "don't", "do not",
+        ],
+        r"(?:(?:do (?:it|this|that|so)|proceed|act) (?:\S+ )?(?:quietly|silently|discreetly|secretly|covertly)|(?:don't|do not) (?:mention|bring up|flag|log|disclose) (?:this|it|that|the change))\b",
+    ),
+    r(
+        "forged_call_parens",
+        F::ForgedToolCall,
+        S::High,
+        0.3,
+        1.0,
+        &["call", "invoke", "execute", "trigger", "perform"],
+        r"(?:call|invoke|execute|trigger|perform)\b (?:the )?(?:function |tool )?`?[a-z][a-z0-9]*_[a-z0-9_]+ ?\(",
+    ),
+    r(
+        "forged_directive_key",
+        F::FakeMarkup,
+        S::High,
+        0.6,
+        1.0,
+        &[
+            "\"system_",
+            "\"assistant_",
+            "\"ai_",
+            "\"agent_",
+            "\"llm_",
+            "\"model_",
+            "'system_",
+            "'assistant_",
+            "'ai_",
+            "'agent_",
+        ],
+        r#"["'](?:system|assistant|ai|agent|llm|model)_(?:directive|instruction|command|override|action|order|note|message|task)s?["'] ?:"#,
+    ),
+    r(
+        "forged_tool_fence",
+        F::ForgedToolCall,
+        S::High,
+        0.4,
+        0.9,
+        &["```"],
+        r"``` ?(?:tool_code|tool_call|tool_use|function_call|tool|action)\b",
+    ),
+    r(
+        "forged_action_required",
+        F::ForgedToolCall,
+        S::High,
+        0.5,
+        0.9,
+        &["assistant", "ai", "agent", "model", "llm"],
+        r"(?:assistant|ai|agent|model|llm) (?:action|response|attention) (?:required|needed)\b",
+    ),
     // ---- Encoded payload cues ---------------------------------------------------------------
     r(
         "encoded_decode_and_follow",
@@ -2006,4 +2579,4 @@ pub(crate) const REVERSED_TRIGGERS: &[&str] = &[
 ];
 
 /// Meta-discussion of attacks (security notes, training slides): evidence is discounted.
-pub(crate) const DISCUSSION_PATTERN: &str = r"\b(?:prompt injections?|indirect injections?|red[- ]team(?:ing|ers)?|pen-?test(?:ing|ers)?|threat model|the payload|example (?:of )?(?:an? )?(?:prompt )?(?:injection|jailbreak)|(?:'|\x22)jailbreak(?:'|\x22) means|attackers? (?:can|could|may|might|often)|remediation|post-incident|security (?:team|review|audit) (?:found|noted|flagged)|injection filter)\b";
+pub(crate) const DISCUSSION_PATTERN: &str = r"\b(?:prompt[- ]?injections?|indirect injections?|injection (?:tests?|attempts?|attacks?|examples?|payloads?)|jailbreak (?:attempts?|prompts?|examples?|techniques?)|attack (?:examples?|patterns?|phrases?|strings?|vectors?|techniques?|surface)|(?:security )?researchers? (?:found|showed|demonstrated|use|have|call)|threat[- ]model(?:ing)?|known attacks?|adversarial (?:prompts?|inputs?|examples?)|mitigations?|red[- ]team(?:ing|ers)?|pen-?test(?:ing|ers)?|threat model|the payload|example (?:of )?(?:an? )?(?:prompt )?(?:injection|jailbreak)|(?:'|\x22)jailbreak(?:'|\x22) means|attackers? (?:can|could|may|might|often)|remediation|post-incident|security (?:team|review|audit) (?:found|noted|flagged)|injection filter)\b";

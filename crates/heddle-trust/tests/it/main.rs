@@ -8,6 +8,7 @@
     reason = "tests fail loudly"
 )]
 
+mod holdout;
 mod injection_eval;
 mod masking;
 mod pii_eval;
