@@ -279,7 +279,7 @@ pub(crate) async fn hold(
     if stored.status == PendingStatus::AwaitingApproval {
         run.runtime.notify_approvers(&stored);
     }
-    run.record(StepRecord::new(
+    let mut step = StepRecord::new(
         "hitl_requested",
         details([
             ("call_id", Value::from(call.id.clone())),
@@ -289,8 +289,14 @@ pub(crate) async fn hold(
             ("arguments_hash", Value::from(arguments_hash.clone())),
             ("model_asked", Value::from(reason.is_some())),
         ]),
-    ))
-    .await?;
+    );
+    // Placeholders given out for the approvers' view stay the session's: the resumed turn
+    // continues the same map.
+    if let Some(state) = run.mask_state_entry().await? {
+        step.payload
+            .insert(crate::trust::MASK_STATE_KEY.to_owned(), state);
+    }
+    run.record(step).await?;
     Ok(PendingRequest {
         id,
         capability: capability.name.clone(),

@@ -591,11 +591,10 @@ impl TurnRun {
             RuntimeError::Unavailable("the trust layers were not loaded".to_owned())
         })?;
         let findings = engine.pii.detect(text, &trust.names);
+        let before = trust.map.len();
         let masked = mask_text(text, &findings, &mut trust.map, &trust.key)
             .map_err(|err| RuntimeError::Unavailable(format!("masking failed: {err}")))?;
-        if !masked.replaced.is_empty() {
-            trust.dirty = true;
-        }
+        trust.dirty |= trust.map.len() != before;
         Ok(masked.text)
     }
 
@@ -661,9 +660,10 @@ impl TurnRun {
 
     fn apply_mask(&mut self, text: &str, screening: &Screening) -> RuntimeResult<Screened> {
         let trust = self.trust_state_mut()?;
+        let before = trust.map.len();
         match mask_text(text, &screening.mask, &mut trust.map, &trust.key) {
             Ok(masked) => {
-                if !masked.replaced.is_empty() {
+                if trust.map.len() != before {
                     trust.dirty = true;
                     if masked
                         .replaced
@@ -804,6 +804,7 @@ impl TurnRun {
         })?;
         let names = &trust.names;
         let detect = |text: &str| engine.pii.detect(text, names);
+        let before = trust.map.len();
         let masked = mask_json(
             &Value::Object(arguments.clone()),
             &|_: &[&str]| None,
@@ -812,7 +813,7 @@ impl TurnRun {
             &trust.key,
         )
         .map_err(|err| RuntimeError::Unavailable(format!("masking failed: {err}")))?;
-        trust.dirty = true;
+        trust.dirty |= trust.map.len() != before;
         Ok(match masked {
             Value::Object(map) => map,
             _ => Map::new(),
@@ -843,11 +844,20 @@ impl TurnRun {
             );
             return Ok((notice, screening));
         }
+        let settings = &self.trust_state()?.agent.settings;
+        if !(settings.pii.enabled && settings.pii.action == GuardAction::Redact) {
+            // Masking turned off for this agent (written down in its trust block).
+            return Ok((
+                heddle_trust::injection::datamark(content, Channel::ToolResult),
+                screening,
+            ));
+        }
         let fields = self.pii_fields(content).await;
         let engine = &self.runtime.inner.trust.engine;
         let trust = self.trust.as_mut().ok_or_else(|| {
             RuntimeError::Unavailable("the trust layers were not loaded".to_owned())
         })?;
+        let before = trust.map.len();
         let masked = match serde_json::from_str::<Value>(content) {
             Ok(value) => {
                 let names = &trust.names;
@@ -874,7 +884,7 @@ impl TurnRun {
                 return Ok((notice, screening));
             }
         };
-        if masked != content {
+        if trust.map.len() != before {
             trust.dirty = true;
             trust.rebuild_names();
         }

@@ -654,3 +654,19 @@ async fn the_local_minilm_embedder_detects_drift_offline() {
     }
     assert_eq!(drifted, [false, false, true]);
 }
+
+#[tokio::test]
+async fn masking_is_on_unless_an_agent_turns_it_off_in_writing() {
+    let fake = FakeOpenAi::start(KEY).await.unwrap();
+    fake.push_reply(FakeModelReply::text("Noted."));
+    let world = world_on(&fake, "  trust:\n    pii: { enabled: false }\n", &[]).await;
+    let ana = world.person(ANA).await;
+    let session = world.session(&ana, "rep_assistant").await;
+    let outcome = world
+        .say(&ana, session.id, &format!("Write to {EMAIL}"))
+        .await;
+    assert_eq!(outcome.status, "completed", "{outcome:?}");
+    let sent = everything_sent(&fake);
+    assert!(sent.contains(EMAIL), "{sent}");
+    assert!(!sent.contains("<EMAIL_1>"), "{sent}");
+}
