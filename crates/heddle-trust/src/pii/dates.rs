@@ -162,7 +162,15 @@ impl DatePatterns {
             }
             if let Some((start, end)) = self.first_date_from(text, k.end(), 80) {
                 let gap = text.get(k.end()..start).unwrap_or("");
-                if gap.len() <= 80 && gap.matches('\n').count() <= 1 {
+                // The date shares the cue's line, or follows a cue that ends its line.
+                let same_clause = match gap.find('\n') {
+                    None => true,
+                    Some(nl) => {
+                        let rest = gap[..nl].trim_matches([' ', '\t', ':', '-', '.', '\r']);
+                        (rest.is_empty() || rest.ends_with('?')) && gap.matches('\n').count() <= 1
+                    }
+                };
+                if gap.len() <= 80 && same_clause {
                     out.push(Cand::new(EntityKind::DateOfBirth, start, end));
                 }
             }

@@ -44,9 +44,51 @@ Victoria Vincent Virginia Vivek Walter Wayne Wendy William Willem Wojciech Xavie
 Zachary Zoe
 ";
 
+/// More given names (Nordic, Dutch, German, French, Italian, Spanish, Portuguese, Slavic,
+/// Turkish, Arabic, English nicknames), written as their speakers write them.
+pub(crate) const MORE_FIRST_NAMES: &str = "
+Abdullah Achim Adèle Adélaïde Agathe Agustín Aimee Alba Aldo Alessandra Alessandro Alessia
+Alexandre Alfonso Ali Alina Alois Álvaro Amélie Anders Andrés André Andreia Ángel Ángela
+Angelo Anja Anke Annika Antje Antonia Armin Arne Astrid Axel Åsa Béatrice Benedikt Benoît
+Bernd Bernadette Birgit Bjørn Björn Bram Brigitte Britta Camille Carina Carlo Carolina
+Caterina Cédric Célia Céline Chantal Chiara Christa Christel Christiane Christoph Clémence
+Corinne Cristian Cristina Dagmar Dalton Damián Damien Daan Delia Dennis Dieter Dirk Dolores
+Dominik Dominique Doris Dorota Edith Egon Elif Elke Elodie Élodie Elsa Emil Emilio Emine
+Emre Enzo Erika Erling Esteban Estelle Fabian Fabien Fabienne Fatima Fausto Federica Federico
+Felix Fernanda Filippo Florian Francisca Francisco Franziska Frederik Frida Friedrich Gabriele
+Gaël Gerhard Gert Gianluca Gianni Gilles Giulio Gonzalo Gösta Greta Gudrun Guido Gunnar
+Günter Gustav Gustavo Hakan Hanna Hannes Harald Heike Heinz Helga Helmut Henrik Herbert
+Hélène Hilde Horst Hugo Ida Ilse Ines Inês Inga Ingrid Irina Isabelle Isidro Ivo Jacques
+Jakob Jan-Peter Janne Jens Jeroen Jesper Joachim Joana Joaquim Jochen Johan Johanna Johannes
+Jonas Jörg Josefine Josep Josué Jürgen Julien Juliette Jutta Kai Karina Karolina Kasper
+Katarzyna Katharina Kerstin Kirsi Knut Konrad Kurt Lars Laure Léa Leandro Leila Lennart
+Leonard Léo Liesbeth Lieke Linnea Lisbeth Liz Lorena Lotte Luana Lucía Luciana Luciano
+Ludovic Ludwig Luiz Lukasz Łukasz Magdalena Magnus Maike Maja Małgorzata Manon Manfred Marcela
+Marcelo Marcin Marek Margot Mariana Marianne Marit Marita Marius Marlene Mathilde Mats Matías
+Maurice Mauro Maxime Mehmet Merel Miguel Mikael Milan Mirko Moritz Mohamed Mohammed Muhammad
+Nadine Natascha Nathalie Nico Niels Nils Noémie Nuray Oliver Olivier Ole Oskar Ottavio Pascal
+Patrícia Pauline Pepijn Per Pernille Pietro Pilar Rafaela Raffaele Rainer Ralf Regine Reinhard
+Remco Renata Renate René Riccardo Rita Rocío Rolf Romain Rüdiger Rune Ruud Sabrina Salvatore
+Sander Sanne Santiago Saskia Sebastián Selin Serena Sergei Sigrid Silvia Sílvia Silvio Siobhan
+Solène Sonja Sonya Stéphane Stefanie Susanne Sébastien Tatiana Thiago Thierry Thijs Thorsten
+Tiago Tobias Tomás Tomasz Torsten Ulla Ulrich Ulrike Ursula Uwe Valentin Vicente Vincenzo
+Vítor Vittoria Walther Werner Wiebke Wilhelm Wim Wolfgang Yannick Yusuf Zeynep Zofia
+Alvin Andy Annie Ashlee Barry Becky Bob Brendan Bret Calvin Carmela Carter Cheyenne Clayton
+Clifford Cole Corey Curtis Dakota Damon Danny Darren Darryl Desiree Devin Dominique Don Dustin
+Earl Eddie Edwin Elaine Eli Erika Ernest Felicia Francisco Gail Garrett Geoffrey Gilbert Glen
+Glenn Gordon Hayley Herman Howard Isaiah Ivy Jake Jasmin Jasmina Jay Jeanette Jeff Jenny Jeremiah
+Jessie Jill Joanne Jodi Johnathan Jonah Josh Julius Kara Kari Karla Katelyn Kelsey Kendra Kent
+Kerry Kristina Kristy Kurt Lance Latoya Lee Leslie Lillian Lloyd Lonnie Lucy Luz Mackenzie
+Malik Marcia Marilyn Marjorie Marlon Marshall Marvin Meghan Melinda Melvin Micheal Michele
+Mindy Miranda Misty Molly Monique Nadia Naomi Neal Norma Norman Olivia Owen Patsy Perry Phillip
+Priscilla Rachael Ramona Reginald Rhonda Ricky Roberta Rodney Ron Ronnie Roy Sally Sam Shari
+Shaun Shelby Sherri Sierra Stacey Stacy Stan Stanley Stacie Tabitha Tanner Terrence Tim Toni
+Tonya Tracey Trevor Tristan Vernon Vicki Wesley Whitney Willie Zachary
+";
+
 /// Capitalized words that start sentences, label fields or name things other than people.
 pub(crate) const NOT_NAMES: &str = "
-A About Account Accounts Action Actions Add Address Admin After Agent All Also Am An And Any API
+A About Account Mr Mrs Ms Mx Dr Prof Mme Mlle Sr Sra Srta Sig Sig.ra Herr Frau Dott Accounts Action Actions Add Address Admin After Agent All Also Am An And Any API
 Applicant Application April Are As Ask Assistant At Attendees August Auth Authorization Average
 Adres Adresse Backup Bank Be Betrag Caso Client Cliente Dirección Fall Geburtsdatum Indirizzo Klant Kunde Kundin Lieferadresse Pratica Zaak Bearer Best Billing Birthdate Born Budget Build But By Call Caller Can Card Case
 Cases Cc Champion Charge Cheers Chrome City Close Co-applicant Company Complaint Config Contact

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
 
-use super::lexicon::{FIRST_NAMES, NOT_NAMES, ORG_WORDS};
+use super::lexicon::{FIRST_NAMES, MORE_FIRST_NAMES, NOT_NAMES, ORG_WORDS};
 use super::text::{
     WordSet, before, is_cjk, next_char, prev_char, re, with_lowercase, word_bounded,
 };
@@ -121,6 +121,89 @@ const SURNAME_WORDS: [&str; 8] = [
     "Case", "May", "Will", "Day", "Young", "Rose", "Close", "Head",
 ];
 
+/// Given names that are also common words, places, brands or month abbreviations: never a
+/// name on the strength of the lexicon alone.
+const AMBIGUOUS_GIVEN: &[&str] = &[
+    "Amber",
+    "Angel",
+    "Art",
+    "Aurora",
+    "Austin",
+    "Bill",
+    "Carmen",
+    "Chase",
+    "Chelsea",
+    "Christian",
+    "Crystal",
+    "Dale",
+    "Dawn",
+    "Dean",
+    "Destiny",
+    "Don",
+    "Eugene",
+    "Faith",
+    "Florence",
+    "Frank",
+    "Gary",
+    "Georgia",
+    "Grace",
+    "Guido",
+    "Hazel",
+    "Holly",
+    "Hope",
+    "Hunter",
+    "Ivy",
+    "Jack",
+    "Jan",
+    "Jean",
+    "Jordan",
+    "Joy",
+    "Kai",
+    "Lance",
+    "Lee",
+    "Logan",
+    "Long",
+    "Mark",
+    "Marshall",
+    "Max",
+    "May",
+    "Miles",
+    "Morgan",
+    "Nancy",
+    "Norman",
+    "Per",
+    "Pierre",
+    "Regina",
+    "Rose",
+    "Ruby",
+    "Rune",
+    "Sierra",
+    "Sky",
+    "Summer",
+    "Taylor",
+    "Troy",
+    "Victoria",
+    "Virginia",
+    "Will",
+    "Milan",
+    "Sofia",
+    "Sydney",
+    "Dakota",
+    "Shelby",
+    "Ole",
+];
+
+/// Roles in a chat speaker label: "Kathleen (agent):".
+const SPEAKER_ROLES: &[&str] = &[
+    "(agent):",
+    "(customer):",
+    "(visitor):",
+    "(support):",
+    "(rep):",
+    "(caller):",
+    "(bot):",
+];
+
 /// Left contexts that introduce a single name ("Hi Diana,", "this is Pamela.").
 const STRONG_CUES: &[&str] = &[
     "hi",
@@ -154,6 +237,7 @@ const STRONG_CUES: &[&str] = &[
     "our ae",
     "ae",
     "i am",
+    "👤",
 ];
 
 /// Left contexts that introduce a full name ("From:", "Applicant:", "Kunde …").
@@ -201,6 +285,20 @@ const WEAK_CUES: &[&str] = &[
     "le client",
     "la cliente",
     "de klant",
+    "beneficiary:",
+    "payee:",
+    "legal name",
+    "full name",
+    "it's",
+    "appunto:",
+    "notitie:",
+    "anteckning:",
+    "notatka:",
+    "notiz:",
+    "notiz zum kunden:",
+    "anotação:",
+    "nota:",
+    "note:",
 ];
 
 const SIGN_OFFS: &[&str] = &[
@@ -239,7 +337,10 @@ impl NamePatterns {
                 ),
             ],
             cjk_name: re(r"\p{Han}{1,3}[ ]\p{Han}{1,3}|\p{Han}{2,4}|\p{Hangul}{2,4}"),
-            first_names: FIRST_NAMES.split_whitespace().collect(),
+            first_names: FIRST_NAMES
+                .split_whitespace()
+                .chain(MORE_FIRST_NAMES.split_whitespace())
+                .collect(),
             strong_cues: STRONG_CUES.iter().copied().collect(),
             weak_cues: WEAK_CUES.iter().copied().collect(),
             sign_offs: SIGN_OFFS.iter().copied().collect(),
@@ -449,12 +550,29 @@ impl NamePatterns {
             .trim_start_matches([' ', '\t', '-', '—', '>'])
             .is_empty()
             && role_follows(right);
-        let speaker =
-            !multi && line_left.trim().is_empty() && right.starts_with(": ") && transcript();
+        let label_slot = line_left.trim().is_empty() || bracketed_prefix(line_left);
+        let role_label = SPEAKER_ROLES.iter().any(|r| {
+            right
+                .strip_prefix(' ')
+                .and_then(|r2| r2.get(..r.len()))
+                .is_some_and(|head| head.eq_ignore_ascii_case(r))
+        });
+        let speaker = !multi
+            && label_slot
+            && (role_label || (right.starts_with(": ") && (first_known || transcript())));
+        // "Maria.Lopez" or "Anna.de": part of a handle or a domain.
+        let glued_dot = right.starts_with('.') && right[1..].starts_with(char::is_alphanumeric);
+        let lone_given =
+            !multi && first_known && !glued_dot && !AMBIGUOUS_GIVEN.contains(&words[0].1);
         let accept = if multi {
             strong || role_line || first_known || self.weak_left(left) || right_cue(right)
         } else {
-            strong || role_line || speaker || (first_known && right.starts_with(" <"))
+            strong
+                || role_line
+                || speaker
+                || lone_given
+                || dash_sign_off(line_left, right)
+                || attendee_slot(line_left)
         };
         if accept {
             known.push((s, e));
@@ -484,6 +602,12 @@ impl NamePatterns {
 
     fn weak_left(&self, left: &str) -> bool {
         let trimmed = left.trim_end_matches([' ', '\t', '*']);
+        // A dot leader: "Legal name ........ Name".
+        let trimmed = if trimmed.ends_with("..") {
+            trimmed.trim_end_matches(['.', ' '])
+        } else {
+            trimmed
+        };
         let cue = with_lowercase(trimmed, |lower| {
             if ends_with_cue(lower, &self.weak_cues) {
                 return true;
@@ -559,6 +683,13 @@ impl NamePatterns {
                 && !first.chars().any(is_cjk)
             {
                 needles.push(first);
+            }
+            // "井上 陽一": the given name of a spaced CJK name comes last.
+            if let Some((_, given)) = name.rsplit_once(' ')
+                && given.chars().all(is_cjk)
+                && !needles.contains(&given)
+            {
+                needles.push(given);
             }
         }
         for needle in needles {
@@ -712,8 +843,45 @@ fn right_cue(right: &str) -> bool {
         || right.starts_with(", DOB")
         || (right.starts_with(" from ") && right[6..].starts_with(|c: char| c.is_uppercase()))
         || right.starts_with(" at +")
+        || right.starts_with("):")
         || right.starts_with("'s ")
         || right.starts_with("’s ")
+}
+
+/// Only bracketed stamps before the name on its line: "[2023-04-28T10:00Z] [visitor] ".
+fn bracketed_prefix(line_left: &str) -> bool {
+    let mut rest = line_left.trim();
+    if !rest.starts_with('[') {
+        return false;
+    }
+    while let Some(r) = rest.strip_prefix('[') {
+        let Some(close) = r.find(']') else {
+            return false;
+        };
+        rest = r[close + 1..].trim_start();
+    }
+    rest.is_empty()
+}
+
+/// A one-word sign-off after a dash closing a line: "… valor 187,00 CHF. — Name".
+fn dash_sign_off(line_left: &str, right: &str) -> bool {
+    let trimmed = line_left.trim_end();
+    (trimmed.ends_with(" —") || trimmed.ends_with(" –"))
+        && trimmed.len() > 2
+        && (right.is_empty() || right.starts_with('\n'))
+}
+
+/// An item of an attendee list: "attendees: Inna, Jasmina and Stan".
+fn attendee_slot(line_left: &str) -> bool {
+    let Some(at) = line_left.to_ascii_lowercase().find("attendees:") else {
+        return false;
+    };
+    let list = &line_left[at + "attendees:".len()..];
+    let t = list.trim_end();
+    (t.is_empty() || t.ends_with(',') || t.ends_with(" and") || t.ends_with(" &"))
+        && list
+            .split([',', '&'])
+            .all(|item| item.trim().split(' ').count() <= 3)
 }
 
 /// A signature line: "Name, Tier 2 Support" / "Name, Billing Ops" at the end of a line.

@@ -272,6 +272,12 @@ impl NumberPatterns {
                 {
                     continue;
                 }
+                // "851-596-7235-A": a reference number with a suffix, not a phone.
+                if next == Some('-')
+                    && after(text, end + 1, 1).starts_with(|c: char| c.is_ascii_alphabetic())
+                {
+                    continue;
+                }
                 let core = strip_extension(value);
                 let digits = core.bytes().filter(u8::is_ascii_digit).count();
                 let ok = match index {
@@ -475,17 +481,38 @@ fn ssn_context(before: &str) -> bool {
     }
 }
 
-/// Dotted quads after "version", "build", "v" or a product name are versions.
+/// Dotted quads after "version", "build", "v", a product name, a release tag or a
+/// "fixed in" note are versions.
 fn version_context(before: &str) -> bool {
     let trimmed = before.trim_end();
-    trimmed.ends_with(['v', 'V'])
-        || [
-            "version", "build", "release", "ver", "firmware", "chrome", "v.",
-        ]
-        .iter()
-        .any(|k| {
-            trimmed
-                .get(trimmed.len().saturating_sub(k.len())..)
-                .is_some_and(|tail| tail.eq_ignore_ascii_case(k))
-        })
+    if trimmed.ends_with(['v', 'V']) {
+        return true;
+    }
+    let key = trimmed.trim_end_matches([' ', '=', ':', '"', '\'']);
+    [
+        "version",
+        "build",
+        "release",
+        "ver",
+        "firmware",
+        "chrome",
+        "v.",
+        "tag",
+        "fixed in",
+        "upgrade to",
+        "upgraded to",
+        "released in",
+        "bump to",
+        "rev",
+    ]
+    .iter()
+    .any(|k| {
+        let cut = key.len().saturating_sub(k.len());
+        key.get(cut..)
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(k))
+            && !key
+                .get(..cut)
+                .and_then(|head| head.chars().next_back())
+                .is_some_and(char::is_alphanumeric)
+    })
 }

@@ -48,7 +48,7 @@ impl SecretPatterns {
             )),
             key_gate: gate(&["pass", "pwd", "secret", "token", "key", "credential"]),
             bearer: re(r"\b(?:Bearer|Token)[ \t]+([A-Za-z0-9._~+/=-]{20,})"),
-            url_credentials: re(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:([^\s/@]+)@[A-Za-z0-9.-]+"),
+            url_credentials: re(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:([^\s/@]+)@[A-Za-z0-9.-]+"),
             pem: re(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
         }
     }

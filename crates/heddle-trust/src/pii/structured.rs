@@ -61,7 +61,7 @@ fn field_of_normalized(k: &str) -> Option<Field> {
         | "cardholdername" | "holdername" | "contact" | "customer" | "owner" | "payer"
         | "payee" | "requester" | "requestedby" | "submittedby" | "assignee" | "contactperson"
         | "signatory" | "beneficiary" | "accountholdername" | "primarycontact" | "clientname"
-        | "patientname" => Field::FullName,
+        | "patientname" | "decisionmaker" | "keycontact" | "signer" => Field::FullName,
         "firstname" | "lastname" | "givenname" | "surname" | "familyname" | "middlename" => {
             Field::NamePart
         }

@@ -354,6 +354,115 @@ fn dictionary_names_and_their_parts() {
     assert_eq!(hits, vec!["Aurelio".to_owned()]);
 }
 
+#[test]
+fn lone_given_names_speaker_labels_lists_and_dash_sign_offs() {
+    use EntityKind::Person;
+    // A given name from the lexicon standing alone.
+    assert!(has(
+        "Escalated. Next step: Gregory to call the bank.",
+        Person,
+        "Gregory"
+    ));
+    assert!(has("Closed by Wojciech.", Person, "Wojciech"));
+    // Chat speaker labels with a stamp and a role.
+    let chat = "[2021-02-03T04:05:06Z] Ottilie (agent): hello\n[guest] Bartholomew: hi";
+    assert!(has(chat, Person, "Ottilie"));
+    // Attendee lists take unknown names too.
+    let notes = "sync - attendees: Quilla, Berend, Zoltan\n- Quilla to draft";
+    for n in ["Quilla", "Berend", "Zoltan"] {
+        assert!(has(notes, Person, n), "{n}");
+    }
+    // A one-word sign-off after a dash at the end of a line.
+    assert!(has("Pedido 1234 pago. — Yolotl", Person, "Yolotl"));
+    // Full names after new labels.
+    assert!(has(
+        "Beneficiary: Orla Finnegan\nIBAN: x",
+        Person,
+        "Orla Finnegan"
+    ));
+    assert!(has(
+        "Legal name ...... Perpetua Ames\n",
+        Person,
+        "Perpetua Ames"
+    ));
+    assert!(has("AGENT (Orla Finnegan): hi", Person, "Orla Finnegan"));
+    // The given name of a spaced CJK name is propagated.
+    assert!(has("👤佐藤 健太\n健太 prefers email", Person, "健太"));
+    // Hard negatives: titles, ambiguous given names, months, words after a dash mid-line.
+    assert!(!has("Thanks Mr. Okafor, noted.", Person, "Mr"));
+    assert!(none_of("Dr. and Ms. are titles.", Person));
+    assert!(none_of("Will this ship in May? Mark it urgent.", Person));
+    assert!(none_of(
+        "Release notes — Summary of changes\nTotal — 42",
+        Person
+    ));
+    assert!(none_of("Jan 2024 invoice, due 5 Jan.", Person));
+    assert!(none_of(
+        "Status: open\nPriority: high\nRegion: emea",
+        Person
+    ));
+}
+
+#[test]
+fn versions_reference_suffixes_and_empty_url_users() {
+    // Four-part versions after a key or a release note are not addresses.
+    for text in [
+        "SERVICE_VERSION=12.4.0.77",
+        "image tag: 31.2.9.4",
+        "bug 77 fixed in 42.1.3.190",
+        "please upgrade to 19.0.2.7 soon",
+    ] {
+        assert!(none_of(text, EntityKind::IpAddress), "{text}");
+    }
+    assert!(has(
+        "upstream 192.168.7.20 is down",
+        EntityKind::IpAddress,
+        "192.168.7.20"
+    ));
+    assert!(has(
+        "gateway: 172.16.4.1",
+        EntityKind::IpAddress,
+        "172.16.4.1"
+    ));
+    // A phone-shaped reference with a letter suffix is not a phone.
+    assert!(none_of(
+        "ticket ref 415-555-0142-B closed",
+        EntityKind::Phone
+    ));
+    assert!(has(
+        "call 415-555-0142 today",
+        EntityKind::Phone,
+        "415-555-0142"
+    ));
+    // An empty URL user still guards a password.
+    assert!(has(
+        "CACHE=redis://:Zk81xQpLm20aTr@cache.local:6379/1",
+        EntityKind::Secret,
+        "Zk81xQpLm20aTr"
+    ));
+    assert!(none_of(
+        "see https://example.org:8443/path",
+        EntityKind::Secret
+    ));
+}
+
+#[test]
+fn birth_cues_stay_on_their_line() {
+    use EntityKind::DateOfBirth;
+    // A question on one line, the answer on the next.
+    assert!(has(
+        "Agent: your date of birth?\nBo: 1981-03-04",
+        DateOfBirth,
+        "1981-03-04"
+    ));
+    assert!(has("Date of birth:\n12/05/1979", DateOfBirth, "12/05/1979"));
+    // A cue inside a finished clause does not reach a date on the next line.
+    assert!(none_of(
+        "got a birthday voucher (promo)\nfollow-up 2024-06-10",
+        DateOfBirth
+    ));
+}
+
 fn check_invariants(text: &str, findings: &[PiiFinding]) -> Result<(), TestCaseError> {
     for f in findings {
         prop_assert!(f.start < f.end && f.end <= text.len());
