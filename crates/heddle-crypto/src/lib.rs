@@ -35,7 +35,7 @@ pub use envelope::{
     DataKey, ENVELOPE_DATA, ENVELOPE_WRAPPED_KEY, MIN_ENVELOPE_LEN, SYMMETRIC_KEY_LEN, SecretBytes,
 };
 pub use error::CryptoError;
-pub use mac::{hmac_sha256, verify_hmac_sha256};
+pub use mac::{HmacSha256Key, hmac_sha256, verify_hmac_sha256};
 pub use master_key::{DOCUMENTED_EXAMPLE_KEYS, MIN_DISTINCT_KEY_BYTES, MasterKey, MasterKeyError};
 pub use password::{
     GENERATED_PASSWORD_LEN, MAX_PASSWORD_CHARS, MIN_DISTINCT_PASSWORD_CHARS, MIN_PASSWORD_CHARS,

@@ -37,7 +37,7 @@ mod text;
 
 use std::fmt;
 
-use heddle_crypto::{Zeroizing, hex_encode, hmac_sha256};
+use heddle_crypto::{HmacSha256Key, Zeroizing, hex_encode, hmac_sha256};
 
 use crate::finding::EntityKind;
 
@@ -89,7 +89,8 @@ const LONGEST_KIND: usize = {
 /// map's index so the same value is unlinkable across tenants. Zeroized on drop, never shown.
 #[derive(Clone)]
 pub struct MaskKey {
-    bytes: Zeroizing<[u8; 32]>,
+    /// The key schedule, prepared once: a masked text asks for one HMAC per finding.
+    hmac: HmacSha256Key,
     /// See [`MaskKey::key_id`]; computed once, checked on every use of a map.
     id: String,
 }
@@ -103,7 +104,10 @@ impl MaskKey {
             bytes.as_slice(),
             b"heddle-trust/mask/key-id/v1",
         ));
-        MaskKey { bytes, id }
+        MaskKey {
+            hmac: HmacSha256Key::new(bytes.as_slice()),
+            id,
+        }
     }
 
     /// The index key of `value` as `kind`: hex HMAC-SHA256 of `kind ‖ 0x00 ‖ value`. The kind
@@ -114,7 +118,7 @@ impl MaskKey {
         message.extend_from_slice(name);
         message.push(0);
         message.extend_from_slice(value.as_bytes());
-        hex_encode(hmac_sha256(self.bytes.as_slice(), &message))
+        hex_encode(self.hmac.sign(&message))
     }
 
     /// A fingerprint that tells keys apart without revealing them.
