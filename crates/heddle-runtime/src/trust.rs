@@ -127,6 +127,8 @@ pub(crate) struct TurnTrust {
     pub(crate) map: MaskMap,
     names: NameDictionary,
     dirty: bool,
+    /// The PII-classified fields of each object this turn's results held, looked up once.
+    classified: BTreeMap<String, BTreeMap<String, EntityKind>>,
 }
 
 impl std::fmt::Debug for TurnTrust {
@@ -177,7 +179,9 @@ impl TurnRun {
             key_hex,
             map,
             names: NameDictionary::empty(),
-            dirty: sealed.is_none(),
+            // A new map is sealed only once something is in it.
+            dirty: false,
+            classified: BTreeMap::new(),
         };
         trust.rebuild_names();
         self.trust = Some(trust);
@@ -852,14 +856,19 @@ impl TurnRun {
                 screening,
             ));
         }
-        let fields = self.pii_fields(content).await;
+        // Parsed once: for the objects it names and for masking by field.
+        let parsed = serde_json::from_str::<Value>(content).ok();
+        let fields = match &parsed {
+            Some(value) => self.pii_fields(value).await?,
+            None => BTreeMap::new(),
+        };
         let engine = &self.runtime.inner.trust.engine;
         let trust = self.trust.as_mut().ok_or_else(|| {
             RuntimeError::Unavailable("the trust layers were not loaded".to_owned())
         })?;
         let before = trust.map.len();
-        let masked = match serde_json::from_str::<Value>(content) {
-            Ok(value) => {
+        let masked = match parsed {
+            Some(value) => {
                 let names = &trust.names;
                 let kinds = &trust.agent.settings.pii_kinds;
                 let detect = |text: &str| {
@@ -871,9 +880,7 @@ impl TurnRun {
                 mask_json(&value, &by_field, &detect, &mut trust.map, &trust.key)
                     .map(|v| v.to_string())
             }
-            Err(_) => {
-                mask_text(content, &screening.mask, &mut trust.map, &trust.key).map(|m| m.text)
-            }
+            None => mask_text(content, &screening.mask, &mut trust.map, &trust.key).map(|m| m.text),
         };
         let masked = match masked {
             Ok(text) => text,
@@ -896,35 +903,34 @@ impl TurnRun {
 
     /// PII-classified fields of the objects a result holds, from the record org as the
     /// actor sees it. A lookup failure leaves detection alone to mask.
+    /// Each object is described once per turn.
     async fn pii_fields(
         &mut self,
-        content: &str,
-    ) -> BTreeMap<String, BTreeMap<String, EntityKind>> {
+        content: &Value,
+    ) -> RuntimeResult<BTreeMap<String, BTreeMap<String, EntityKind>>> {
         let mut objects = std::collections::BTreeSet::new();
-        collect_objects(
-            &serde_json::from_str(content).unwrap_or(Value::Null),
-            &mut objects,
-        );
-        let mut out = BTreeMap::new();
-        if objects.is_empty() {
-            return out;
-        }
-        let Ok(actor) = self.actor().await else {
-            return out;
-        };
-        use heddle_recordsource::RecordSource;
-        for object in objects {
-            if let Ok(definition) = self
-                .runtime
-                .inner
-                .records
-                .describe_object(&actor, &object)
-                .await
-            {
-                out.insert(object, classified_fields(&definition));
+        collect_objects(content, &mut objects);
+        let known = &self.trust_state()?.classified;
+        objects.retain(|object| !known.contains_key(object));
+        if !objects.is_empty()
+            && let Ok(actor) = self.actor().await
+        {
+            use heddle_recordsource::RecordSource;
+            for object in objects {
+                if let Ok(definition) = self
+                    .runtime
+                    .inner
+                    .records
+                    .describe_object(&actor, &object)
+                    .await
+                {
+                    self.trust_state_mut()?
+                        .classified
+                        .insert(object, classified_fields(&definition));
+                }
             }
         }
-        out
+        Ok(self.trust_state()?.classified.clone())
     }
 }
 
