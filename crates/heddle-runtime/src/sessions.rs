@@ -145,7 +145,9 @@ impl Runtime {
                 && principal.kind == heddle_types::PrincipalKind::ApiKey
             {
                 return Err(RuntimeError::Refused(format!(
-                    "`{}` is an employee agent: it acts as the signed-in person, and an API key                      is no person of the record org; log in as a person, or use a service agent                      for applications",
+                    "`{}` is an employee agent: it acts as the signed-in person, and an API key \
+                     is no person of the record org; log in as a person, or use a service \
+                     agent for applications",
                     request.agent
                 )));
             }

@@ -1359,37 +1359,4 @@ mod tests {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<CompiledRules>();
     }
-
-    #[test]
-    fn evaluation_is_fast_on_a_2kb_input() {
-        let rules = CompiledRules::compile(&[
-            spec("ssn", RuleStage::Input, regex(r"\b\d{3}-\d{2}-\d{4}\b")),
-            spec("drop", RuleStage::Input, regex(r"(?i)drop\s+table")),
-            spec(
-                "kw",
-                RuleStage::Input,
-                keywords(&["wire transfer", "gift card", "bitcoin"]),
-            ),
-            spec(
-                "kw2",
-                RuleStage::Input,
-                keywords(&["competitor", "lawsuit"]),
-            ),
-        ])
-        .unwrap();
-        let principal = json!({});
-        let text = "Follow up with the account team about the renewal quote. ".repeat(36);
-        assert!(text.len() >= 2000);
-        let rounds = 2000;
-        let start = std::time::Instant::now();
-        for _ in 0..rounds {
-            std::hint::black_box(rules.evaluate(&input(&text, &principal)));
-        }
-        let per_call = start.elapsed() / rounds;
-        // Generous for unoptimised test builds on a loaded machine; release is a few µs.
-        assert!(
-            per_call < std::time::Duration::from_millis(1),
-            "{per_call:?}"
-        );
-    }
 }

@@ -2,9 +2,10 @@
 //! optional city/state/ZIP or UK postcode tail, on one line or over several; and, for the
 //! other languages, the value after an address label up to the end of its clause.
 
+use aho_corasick::AhoCorasick;
 use regex::Regex;
 
-use super::text::{is_cjk, is_word, next_char, prev_char, re};
+use super::text::{find_byte, gate, gated_lines, is_cjk, is_word, next_char, prev_char, re};
 use super::{Cand, Cands};
 use crate::finding::EntityKind;
 
@@ -30,6 +31,11 @@ pub(crate) struct AddressPatterns {
     /// start (see [`street_starts`]).
     street: Regex,
     label: Regex,
+    /// A word every `label` match contains.
+    label_gate: Option<AhoCorasick>,
+    /// [`UNIT_WORDS`], found in one pass (a constant list: if building failed, no unit line
+    /// would start a street, nothing else).
+    unit_words: Option<AhoCorasick>,
 }
 
 impl AddressPatterns {
@@ -51,6 +57,23 @@ impl AddressPatterns {
         );
         AddressPatterns {
             street: re(&format!("^(?:{street})")),
+            unit_words: AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                .build(UNIT_WORDS)
+                .ok(),
+            label_gate: gate(&[
+                "address",
+                "adres",
+                "direcci",
+                "indirizzo",
+                "anschrift",
+                "endere",
+                "morada",
+                "hq",
+                "住所",
+                "地址",
+                "주소",
+            ]),
             label: re(concat!(
                 r"(?i:home address|mailing address|billing address|shipping address|street address|",
                 r"address on file|new address is|address|adresse|direcci[oó]n|indirizzo|lieferadresse|",
@@ -60,15 +83,43 @@ impl AddressPatterns {
         }
     }
 
+    /// Every match of the label pattern, searched only on lines holding a gate word: a label
+    /// and its colon never span a line, and every label contains a gate word.
+    pub(super) fn labels(&self, text: &str, lower: &str) -> Vec<(usize, usize)> {
+        let lines = match &self.label_gate {
+            Some(gate) => gated_lines(lower, gate),
+            None => vec![(0, text.len())],
+        };
+        let mut labels = Vec::new();
+        for (ls, le) in lines {
+            for m in self.label.find_iter(&text[ls..le]) {
+                labels.push((ls + m.start(), ls + m.end()));
+            }
+        }
+        labels
+    }
+
+    /// The label pattern, for tests of [`AddressPatterns::labels`] against a full scan.
+    #[cfg(test)]
+    pub(crate) fn label_pattern(&self) -> &Regex {
+        &self.label
+    }
+
+    /// Where a street can start in `bytes` (see [`street_starts`]).
+    pub(super) fn street_starts(&self, bytes: &[u8]) -> Vec<usize> {
+        street_starts(bytes, self.unit_words.as_ref())
+    }
+
     /// The anchored street pattern, for tests of [`street_starts`] against a full scan.
     #[cfg(test)]
     pub(crate) fn street_pattern(&self) -> &Regex {
         &self.street
     }
 
-    pub(crate) fn scan(&self, text: &str, out: &mut Cands) {
+    /// `lower` is `text` with ASCII letters lowercased.
+    pub(crate) fn scan(&self, text: &str, lower: &str, out: &mut Cands) {
         let mut at = 0;
-        for p in street_starts(text.as_bytes()) {
+        for p in self.street_starts(text.as_bytes()) {
             if p < at {
                 continue;
             }
@@ -85,23 +136,19 @@ impl AddressPatterns {
             }
             out.push(Cand::new(EntityKind::StreetAddress, start, end));
         }
-        for m in self.label.find_iter(text) {
-            if prev_char(text, m.start()).is_some_and(|c| c.is_ascii_alphanumeric()) {
+        for (label_start, label_end) in self.labels(text, lower) {
+            if prev_char(text, label_start).is_some_and(|c| c.is_ascii_alphanumeric()) {
                 continue;
             }
             // "IP address:", "email address:" label other things.
-            let head = text
-                .get(..m.start())
-                .unwrap_or("")
-                .trim_end()
-                .to_ascii_lowercase();
+            let head = lower.get(..label_start).unwrap_or("").trim_end();
             if ["ip", "email", "e-mail", "mac", "web", "mail"]
                 .iter()
                 .any(|w| head.ends_with(w))
             {
                 continue;
             }
-            if let Some((start, end)) = clause_after(text, m.end()) {
+            if let Some((start, end)) = clause_after(text, label_end) {
                 let value = &text[start..end];
                 let has_digit = value.bytes().any(|b| b.is_ascii_digit());
                 let cjk = value.chars().any(is_cjk);
@@ -122,18 +169,14 @@ impl AddressPatterns {
 /// `[0-9]{1,6}[A-Za-z]?[ ]` and a capitalized word can follow), and at a unit word followed
 /// by a space and a digit. The pattern has no look-around, so an anchored match at each
 /// such position, skipping those inside the previous match, finds what a scan finds.
-pub(super) fn street_starts(bytes: &[u8]) -> Vec<usize> {
+fn street_starts(bytes: &[u8], unit_words: Option<&AhoCorasick>) -> Vec<usize> {
     let mut starts = Vec::new();
     let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
     let mut i = 0;
     while i < bytes.len() {
-        let Some(offset) = bytes
-            .get(i..)
-            .and_then(|r| r.iter().position(u8::is_ascii_digit))
-        else {
+        let Some(run) = find_byte(bytes, i, |b| b.is_ascii_digit()) else {
             break;
         };
-        let run = i + offset;
         let mut end = run;
         while at(end).is_ascii_digit() {
             end += 1;
@@ -148,10 +191,11 @@ pub(super) fn street_starts(bytes: &[u8]) -> Vec<usize> {
         i = end;
     }
     let mut units = false;
-    for word in ["Flat ", "Studio ", "Apartment ", "Unit ", "Suite "] {
-        for p in memchr::memmem::find_iter(bytes, word.as_bytes()) {
-            if at(p + word.len()).is_ascii_digit() {
-                starts.push(p);
+    if let Some(unit_words) = unit_words {
+        // The words share no prefix or suffix, so non-overlapping matches are all of them.
+        for m in unit_words.find_iter(bytes) {
+            if at(m.end()).is_ascii_digit() {
+                starts.push(m.start());
                 units = true;
             }
         }
@@ -161,6 +205,9 @@ pub(super) fn street_starts(bytes: &[u8]) -> Vec<usize> {
     }
     starts
 }
+
+/// The unit words that start a street line ("Flat 4, 12 High Street"), each with its space.
+const UNIT_WORDS: [&str; 5] = ["Flat ", "Studio ", "Apartment ", "Unit ", "Suite "];
 
 /// The value after a label: to the end of the line, the sentence or the field. A label
 /// followed directly by a line break takes the following lines up to a blank line.

@@ -84,10 +84,11 @@ impl DatePatterns {
             ),
             m = MONTHS
         ));
+        // Searched in ASCII-lowercased text: case-insensitive for ASCII letters, with the
+        // literal prefilter an `ascii_case_insensitive` automaton gives up.
         let keywords = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
-            .build(KEYWORDS);
+            .build(KEYWORDS.iter().map(|k| k.to_ascii_lowercase()));
         DatePatterns {
             date,
             // A constant list of plain strings: building does not fail in practice, and if it
@@ -146,11 +147,12 @@ impl DatePatterns {
         None
     }
 
-    pub(crate) fn scan(&self, text: &str, out: &mut Cands) {
+    /// `lower` is `text` with ASCII letters lowercased.
+    pub(crate) fn scan(&self, text: &str, lower: &str, out: &mut Cands) {
         let Some(keywords) = &self.keywords else {
             return;
         };
-        for k in keywords.find_iter(text) {
+        for k in keywords.find_iter(lower) {
             // `born` inside `stubborn`, `dob` inside `Dobson`; `_` joins key parts
             // (`contact_birthdate`, `Birthdate__c`) and is fine.
             let glued = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());

@@ -84,10 +84,12 @@ impl PiiDetector {
     /// principal's records; pass [`NameDictionary::empty`] when there are none.
     pub fn detect(&self, text: &str, names: &NameDictionary) -> Vec<PiiFinding> {
         let mut cands: Cands = Vec::with_capacity(32);
-        self.secrets.scan(text, &mut cands);
+        // One lowercased copy serves every case-insensitive keyword search.
+        let lower = text.to_ascii_lowercase();
+        self.secrets.scan(text, &lower, &mut cands);
         self.numbers.scan(text, &mut cands);
-        self.dates.scan(text, &mut cands);
-        self.address.scan(text, &mut cands);
+        self.dates.scan(text, &lower, &mut cands);
+        self.address.scan(text, &lower, &mut cands);
         let mut known: Vec<(usize, usize)> = Vec::new();
         self.structured
             .scan(text, &self.names, &self.dates, &mut known, &mut cands);

@@ -16,7 +16,7 @@ use regex::Regex;
 
 use super::lexicon::{FIRST_NAMES, MORE_FIRST_NAMES, NOT_NAMES, ORG_WORDS};
 use super::text::{
-    WordSet, before, is_cjk, next_char, prev_char, re, with_lowercase, word_bounded,
+    WordSet, before, find_byte, is_cjk, next_char, prev_char, re, with_lowercase, word_bounded,
 };
 use super::{Cand, Cands};
 use crate::finding::EntityKind;
@@ -711,8 +711,7 @@ impl NamePatterns {
 pub(super) fn next_ascii_name(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
     let mut at = from;
     while at < bytes.len() {
-        let offset = bytes.get(at..)?.iter().position(u8::is_ascii_uppercase)?;
-        let start = at + offset;
+        let start = find_byte(bytes, at, |b| b.is_ascii_uppercase())?;
         let Some(first) = ascii_token(bytes, start) else {
             at = start + 1;
             continue;

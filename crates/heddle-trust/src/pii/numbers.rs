@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use regex::{Regex, RegexSet};
 
-use super::text::{after, before, is_word, next_char, prev_char, re};
+use super::text::{after, before, find_byte, is_word, next_char, prev_char, re};
 use super::{Cand, Cands};
 use crate::finding::EntityKind;
 use crate::validate;
@@ -92,9 +92,35 @@ impl NumberPatterns {
         self.ipv6(text, out);
     }
 
+    /// Searches only the stretch of address characters around each `@`: the pattern has no
+    /// look-around and its matches consist of those characters, so it finds there exactly
+    /// what a scan of the whole text finds, without walking the prose between addresses.
     fn emails(&self, text: &str, out: &mut Cands) {
-        for m in self.email.find_iter(text) {
-            let (start, end) = (m.start(), m.end());
+        let bytes = text.as_bytes();
+        let in_address = |b: u8| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-' | b'@')
+        };
+        let mut done_to = 0;
+        for at in memchr::memchr_iter(b'@', bytes) {
+            if at < done_to {
+                continue;
+            }
+            let mut ws = at;
+            while ws > 0 && in_address(bytes[ws - 1]) {
+                ws -= 1;
+            }
+            let mut we = at + 1;
+            while we < bytes.len() && in_address(bytes[we]) {
+                we += 1;
+            }
+            done_to = we;
+            self.emails_in(text, ws, we, out);
+        }
+    }
+
+    fn emails_in(&self, text: &str, ws: usize, we: usize, out: &mut Cands) {
+        for m in self.email.find_iter(&text[ws..we]) {
+            let (start, end) = (ws + m.start(), ws + m.end());
             if next_char(text, end).is_some_and(|c| is_word(c) || c == '@') {
                 continue;
             }
@@ -399,11 +425,7 @@ impl NumberPatterns {
 fn digit_runs_of(bytes: &[u8]) -> Vec<(usize, usize)> {
     let mut runs = Vec::new();
     let mut from = 0;
-    while let Some(offset) = bytes
-        .get(from..)
-        .and_then(|b| b.iter().position(u8::is_ascii_digit))
-    {
-        let start = from + offset;
+    while let Some(start) = find_byte(bytes, from, |b| b.is_ascii_digit()) {
         let len = bytes[start..]
             .iter()
             .position(|b| !b.is_ascii_digit())

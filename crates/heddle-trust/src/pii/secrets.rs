@@ -53,7 +53,8 @@ impl SecretPatterns {
         }
     }
 
-    pub(crate) fn scan(&self, text: &str, out: &mut Cands) {
+    /// `lower` is `text` with ASCII letters lowercased.
+    pub(crate) fn scan(&self, text: &str, lower: &str, out: &mut Cands) {
         for m in self.api_key.find_iter(text) {
             let (start, end) = (m.start(), m.end());
             if prev_char(text, start).is_some_and(|c| is_word(c) || c == '-')
@@ -66,7 +67,7 @@ impl SecretPatterns {
         if memchr::memchr2(b'=', b':', text.as_bytes()).is_some() {
             // An assignment never spans a line: search only lines naming a secret.
             let lines = match &self.key_gate {
-                Some(gate) => gated_lines(text, gate),
+                Some(gate) => gated_lines(lower, gate),
                 None => vec![(0, text.len())],
             };
             for (ls, le) in lines {

@@ -124,8 +124,10 @@ impl StructuredPatterns {
                 _ => {}
             }
         };
-        if memchr::memmem::find(text.as_bytes(), b"\":").is_some()
-            || memchr::memmem::find(text.as_bytes(), b"\" :").is_some()
+        // A quote first: most prose has none, and one byte is the cheapest search.
+        if memchr::memchr(b'"', text.as_bytes()).is_some()
+            && (memchr::memmem::find(text.as_bytes(), b"\":").is_some()
+                || memchr::memmem::find(text.as_bytes(), b"\" :").is_some())
         {
             // The groups follow from the match (`"key"…:…"value"`, neither with a quote
             // inside), so a plain find is enough and much cheaper than captures.
@@ -155,12 +157,9 @@ impl StructuredPatterns {
             } else {
                 ','
             };
-            // Without a header, only a line with three or more cells matters.
-            if header.is_none()
-                && memchr::memchr_iter(sep as u8, trimmed.as_bytes())
-                    .nth(1)
-                    .is_none()
-            {
+            // Without a header, only a line that could be one matters: three or more cells,
+            // none longer than a field name (checked without splitting long prose lines).
+            if header.is_none() && !could_be_header(trimmed, sep) {
                 continue;
             }
             let cells = split_cells(trimmed, sep);
@@ -185,7 +184,7 @@ impl StructuredPatterns {
                 let identifiers = cells.iter().all(|(_, c)| {
                     let c = c.trim();
                     !c.is_empty()
-                        && c.len() <= 40
+                        && c.len() <= MAX_HEADER_CELL
                         && c.chars()
                             .all(|ch| ch.is_alphanumeric() || matches!(ch, '_' | ' '))
                 });
@@ -201,16 +200,33 @@ impl StructuredPatterns {
     }
 }
 
+/// Whether `line` can be a header row: at least two separators and no cell longer than a
+/// field name may be (`MAX_HEADER_CELL` after trimming).
+fn could_be_header(line: &str, sep: char) -> bool {
+    let bytes = line.as_bytes();
+    let mut start = 0;
+    let mut seps = 0;
+    for at in memchr::memchr_iter(sep as u8, bytes) {
+        if line[start..at].trim().len() > MAX_HEADER_CELL {
+            return false;
+        }
+        seps += 1;
+        start = at + 1;
+    }
+    seps >= 2 && line[start..].trim().len() <= MAX_HEADER_CELL
+}
+
+/// The longest header cell that names a field.
+const MAX_HEADER_CELL: usize = 40;
+
 /// Cells of a row with their byte offsets in the line; the outer pipes of a markdown row are
-/// not cells.
+/// not cells. `sep` is ASCII, so its byte positions are character boundaries.
 fn split_cells(line: &str, sep: char) -> Vec<(usize, &str)> {
     let mut cells = Vec::new();
     let mut start = 0;
-    for (i, c) in line.char_indices() {
-        if c == sep {
-            cells.push((start, &line[start..i]));
-            start = i + 1;
-        }
+    for i in memchr::memchr_iter(sep as u8, line.as_bytes()) {
+        cells.push((start, &line[start..i]));
+        start = i + 1;
     }
     cells.push((start, &line[start..]));
     if sep == '|' {

@@ -550,7 +550,8 @@ proptest! {
         )
     ) {
         let text = parts.concat();
-        let anchored = detector().address.street_pattern();
+        let detector = detector();
+        let anchored = detector.address.street_pattern();
         let full = crate::pii::text::re(
             anchored.as_str().strip_prefix('^').unwrap_or(anchored.as_str()),
         );
@@ -558,7 +559,7 @@ proptest! {
             full.find_iter(&text).map(|m| (m.start(), m.end())).collect();
         let mut got = Vec::new();
         let mut at = 0;
-        for p in super::address::street_starts(text.as_bytes()) {
+        for p in detector.address.street_starts(text.as_bytes()) {
             if p < at {
                 continue;
             }
@@ -568,6 +569,45 @@ proptest! {
             }
         }
         prop_assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn gated_address_labels_are_the_labels_a_full_scan_finds(
+        parts in proptest::collection::vec(
+            prop_oneof![
+                Just("Address"), Just("ADDRESS"), Just("home addreſs"), Just("Adresse"),
+                Just("DIRECCIÓN"), Just("Endereço"), Just("hq"), Just("HQ"), Just("住所"),
+                Just("주소 "), Just(":"), Just("："), Just(" "), Just("\t"), Just("\n"),
+                Just("12 Oak St"), Just("ip address"), Just("x"), Just("K"),
+            ],
+            0..24,
+        )
+    ) {
+        let text = parts.concat();
+        let detector = detector();
+        let expected: Vec<(usize, usize)> = detector
+            .address
+            .label_pattern()
+            .find_iter(&text)
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        let got = detector.address.labels(&text, &text.to_ascii_lowercase());
+        prop_assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn find_byte_is_position(
+        bytes in proptest::collection::vec(
+            prop_oneof![Just(b'a'), Just(b'7'), Just(b'Q'), Just(b' '), Just(0xC3u8)],
+            0..80,
+        ),
+        from in 0usize..90,
+    ) {
+        let expected = bytes
+            .get(from..)
+            .and_then(|rest| rest.iter().position(u8::is_ascii_digit))
+            .map(|i| from + i);
+        prop_assert_eq!(crate::pii::text::find_byte(&bytes, from, |b| b.is_ascii_digit()), expected);
     }
 
     #[test]

@@ -113,6 +113,25 @@ pub(crate) fn has_ascii_fold_variants(text: &str) -> bool {
     !text.is_ascii() && (text.contains('\u{17F}') || text.contains('\u{212A}'))
 }
 
+/// The first position at or after `from` whose byte satisfies `pred`. Prose has few digits
+/// and capitals, so whole 16-byte blocks are ruled out first: the block test has no early
+/// exit, which lets it compile to vector instructions.
+pub(crate) fn find_byte(bytes: &[u8], from: usize, pred: impl Fn(u8) -> bool) -> Option<usize> {
+    const BLOCK: usize = 16;
+    let rest = bytes.get(from..)?;
+    let mut skipped = 0;
+    for block in rest.chunks_exact(BLOCK) {
+        if block.iter().fold(false, |any, &b| any | pred(b)) {
+            break;
+        }
+        skipped += BLOCK;
+    }
+    rest[skipped..]
+        .iter()
+        .position(|&b| pred(b))
+        .map(|i| from + skipped + i)
+}
+
 /// The line (without its `\n`) around byte `at`.
 pub(crate) fn line_around(text: &str, at: usize) -> (usize, usize) {
     let bytes = text.as_bytes();
@@ -122,28 +141,33 @@ pub(crate) fn line_around(text: &str, at: usize) -> (usize, usize) {
 }
 
 /// The distinct lines holding a match of `gate`, in order; the whole text (as one span) when
-/// fold variants make the ASCII-case-insensitive gate inexact. For patterns whose matches
-/// never span a line and always contain a gate word, searching these lines finds exactly
-/// what searching the whole text finds.
-pub(crate) fn gated_lines(text: &str, gate: &AhoCorasick) -> Vec<(usize, usize)> {
-    if has_ascii_fold_variants(text) {
-        return vec![(0, text.len())];
+/// fold variants make the ASCII-case-insensitive gate inexact. `lower` is the text with ASCII
+/// letters lowercased (same length, same line breaks). For patterns whose matches never span
+/// a line and always contain a gate word, searching these lines finds exactly what searching
+/// the whole text finds.
+pub(crate) fn gated_lines(lower: &str, gate: &AhoCorasick) -> Vec<(usize, usize)> {
+    if has_ascii_fold_variants(lower) {
+        return vec![(0, lower.len())];
     }
     let mut lines: Vec<(usize, usize)> = Vec::new();
-    for m in gate.find_iter(text) {
+    for m in gate.find_iter(lower) {
         if lines.last().is_some_and(|&(_, end)| m.start() <= end) {
             continue;
         }
-        lines.push(line_around(text, m.start()));
+        lines.push(line_around(lower, m.start()));
     }
     lines
 }
 
-/// An ASCII-case-insensitive matcher for gate words (constant lists: building cannot fail
-/// in practice; if it did, the gate lets the whole text through).
+/// A matcher for gate words in ASCII-lowercased text (see [`gated_lines`]). Matching the
+/// lowercased words case-sensitively in lowercased text is ASCII case insensitivity, and
+/// unlike an `ascii_case_insensitive` automaton it keeps the fast literal prefilter (which
+/// also needs leftmost semantics; every line holding a gate word still gets a match, since a
+/// word never spans a line). Constant lists: building cannot fail in practice; if it did,
+/// the gate lets the whole text through.
 pub(crate) fn gate(words: &[&str]) -> Option<AhoCorasick> {
     AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build(words)
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .build(words.iter().map(|w| w.to_ascii_lowercase()))
         .ok()
 }
