@@ -9,6 +9,65 @@ use super::text::{find_byte, gate, gated_lines, is_cjk, is_word, next_char, prev
 use super::{Cand, Cands};
 use crate::finding::EntityKind;
 
+/// A French-style street line: the number first, then the street type and its name.
+const EU_NUMBER_FIRST: &str = concat!(
+    r"[0-9]{1,4}(?:[ ]?(?:bis|ter|[A-Za-z]))?,?[ ]",
+    r"(?i:rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|route|cours|square|passage|voie)",
+    r"(?:[ ][^\s,]+){1,6}",
+);
+
+/// A street name (capitalized words and the particles between them) followed by its number
+/// and an optional floor or door: German, Dutch, Spanish, Italian and Portuguese lines.
+const EU_NAME_FIRST: &str = concat!(
+    r"\p{Lu}[\p{L}'’.-]*(?:[ ](?:\p{Lu}[\p{L}'’.-]*|de|del|de[ ]la|da|do|dos|das|di|della|delle|dei|",
+    r"degli|van|von|der|den|la|le|du|des|y|e|i)){0,5}",
+    r",?[ ](?:n[º°o]\.?[ ]?)?[0-9]{1,5}[a-zA-Z]?(?:[/-][0-9]{1,4}[a-zA-Z]?)?",
+    r"(?:,?[ ](?:Piano|Piso|Planta|Etage|Stock|Apt\.?|Apto\.?|Bloco|Bloque|Escalera|Esc\.|Puerta|Int\.|Scala)",
+    r"[ ]?[0-9A-Za-zº°]+)*",
+);
+
+/// Street-type words of the countries with four-digit postcodes and their neighbours,
+/// lowercase, as parts of words ("Isebaan", "Schäferallee").
+const STREET_WORDS: &[&str] = &[
+    "straat",
+    "laan",
+    "baan",
+    "weg",
+    "gracht",
+    "plein",
+    "kade",
+    "dijk",
+    "steeg",
+    "singel",
+    "gasse",
+    "strasse",
+    "straße",
+    "str.",
+    "allee",
+    "platz",
+    "ring",
+    "vej",
+    "gade",
+    "gatan",
+    "gata",
+    "väg",
+    "rue",
+    "avenue",
+    "chemin",
+    "boulevard",
+    "place",
+    "via",
+    "viale",
+    "piazza",
+    "calle",
+    "avenida",
+    "rua",
+    "praça",
+    "travessa",
+    "ulica",
+    "ul.",
+];
+
 /// Street-type words (USPS suffixes and common UK ones).
 const SUFFIXES: &str = concat!(
     "Alley|Annex|Arcade|Avenue|Ave|Bayou|Beach|Bend|Bluffs?|Bottom|Boulevard|Blvd|Branch|Bridge|Brooks?|",
@@ -33,6 +92,12 @@ pub(crate) struct AddressPatterns {
     label: Regex,
     /// A word every `label` match contains.
     label_gate: Option<AhoCorasick>,
+    /// A whole line (or a segment of one) that is a street and a postcode with its town, as
+    /// continental Europe writes them: "Hauptstraße 5, 10115 Berlin", "8, avenue de Denis,
+    /// 09519 Thibault", "Strada Baldassare, 8 Piano 6, 28028 Caprino".
+    european: Regex,
+    /// A Japanese address: prefecture, municipality, then chōme, block and number.
+    japanese: Regex,
     /// [`UNIT_WORDS`], found in one pass (a constant list: if building failed, no unit line
     /// would start a street, nothing else).
     unit_words: Option<AhoCorasick>,
@@ -45,7 +110,7 @@ impl AddressPatterns {
         let street = format!(
             concat!(
                 r"(?:(?:Flat|Studio|Apartment|Unit|Suite)[ ][0-9]+[A-Za-z]?(?:,[ ]|\n)[0-9]{{0,6}}[ ]?|[0-9]{{1,6}}[A-Za-z]?[ ])",
-                r"(?:[A-Z][A-Za-z'-]+[ ]){{1,3}}(?:{suf})\.?",
+                r"(?:[A-Z][A-Za-z'-]+[ ]){{1,3}}(?:{suf})(?-u:\b)\.?",
                 r"(?:[ ](?:Apt\.?|Suite|Ste\.?|Unit|\#)[ ]?[0-9A-Za-z-]+)?",
                 r"(?:,[ ]?{city},[ ]?[A-Z]{{2}}[ ][0-9]{{5}}(?:-[0-9]{{4}})?",
                 r"|\n{city}\n[A-Z]{{2}}[ ][0-9]{{5}}(?:-[0-9]{{4}})?",
@@ -57,6 +122,21 @@ impl AddressPatterns {
         );
         AddressPatterns {
             street: re(&format!("^(?:{street})")),
+            european: re(&format!(
+                concat!(
+                    "^(?:{number_first}|{name_first})",
+                    r"[ ]?,[ ]?(?P<postcode>[0-9]{{5}}(?:-[0-9]{{3}})?|[0-9]{{4}}(?:[ ]?[A-Z]{{2}})?|[0-9]{{2}}-[0-9]{{3}})",
+                    // The town: no full stops, so a sentence after it is not taken for it.
+                    r"[ ]\p{{Lu}}[\p{{L}}'’-]*(?:[ -]\p{{L}}[\p{{L}}'’-]*){{0,5}}$",
+                ),
+                number_first = EU_NUMBER_FIRST,
+                name_first = EU_NAME_FIRST,
+            )),
+            japanese: re(concat!(
+                r"(?:北海道|東京都|京都府|大阪府|\p{Han}{2,3}県)[\p{Han}\p{Hiragana}\p{Katakana}ー]{1,12}?",
+                r"[0-9０-９]{1,4}丁目[0-9０-９]{1,4}番地?(?:[0-9０-９]{1,4}号)?",
+                r"(?:[ 　][\p{Katakana}\p{Han}ー]{1,10}[0-9０-９]{1,5}(?:号室)?)?",
+            )),
             unit_words: AhoCorasick::builder()
                 .match_kind(aho_corasick::MatchKind::LeftmostFirst)
                 .build(UNIT_WORDS)
@@ -79,6 +159,9 @@ impl AddressPatterns {
                 r"address on file|new address is|address|adresse|direcci[oó]n|indirizzo|lieferadresse|",
                 r"rechnungsadresse|anschrift|adress|adresa|adres|endere[cç]o|morada|hq)",
                 r"[ \t]*[:：][ \t]*|住所[:：][ \t]*|地址[:：][ \t]*|주소[ \t]*[:：][ \t]*",
+                // A sentence that gives an address: "my new address is …", "o endereço para …".
+                r"|(?i:address is|endere[cç]o (?:para|é|e)|indirizzo (?:in|è|e)|direcci[oó]n (?:es|a)|",
+                r"adresse (?:est|ist|lautet)|adres is)[ \t]+",
             )),
         }
     }
@@ -103,6 +186,51 @@ impl AddressPatterns {
     #[cfg(test)]
     pub(crate) fn label_pattern(&self) -> &Regex {
         &self.label
+    }
+
+    /// European street lines: each line that has a comma and a digit is cut where an address
+    /// cannot continue (a label's colon, a house emoji, a tag, a pipe or tab), and a segment
+    /// that is entirely a street and a postcode with its town is a finding.
+    fn european_lines(&self, text: &str, out: &mut Cands) {
+        let mut line_start = 0;
+        for line in text.split('\n') {
+            let start = line_start;
+            line_start += line.len() + 1;
+            if line.len() > 160 || !line.contains(',') || !line.bytes().any(|b| b.is_ascii_digit())
+            {
+                continue;
+            }
+            let mut seg_start = 0;
+            let cuts = line
+                .match_indices([':', '🏠', '<', '>', '|', '\t', '：'])
+                .map(|(i, sep)| (i, i + sep.len()))
+                .chain(std::iter::once((line.len(), line.len())));
+            for (cut, next) in cuts {
+                let segment = &line[seg_start..cut];
+                // A full stop or comma after the town ends the sentence, not the address.
+                let trimmed = segment.trim().trim_end_matches(['.', ',', ';']);
+                if !trimmed.is_empty() && self.is_european_street(trimmed) {
+                    let lead = segment.len() - segment.trim_start().len();
+                    let s = start + seg_start + lead;
+                    out.push(Cand::new(EntityKind::StreetAddress, s, s + trimmed.len()));
+                }
+                seg_start = next;
+            }
+        }
+    }
+
+    /// Whether `segment` is all a European street line. A bare four-digit postcode reads as
+    /// a year too ("Release 4, 2024 Roadmap"), so then the line must name a street type.
+    fn is_european_street(&self, segment: &str) -> bool {
+        let Some(caps) = self.european.captures(segment) else {
+            return false;
+        };
+        let postcode = caps.name("postcode").map_or("", |m| m.as_str());
+        if postcode.len() != 4 {
+            return true;
+        }
+        let lower = segment.to_lowercase();
+        STREET_WORDS.iter().any(|w| lower.contains(w))
     }
 
     /// Where a street can start in `bytes` (see [`street_starts`]).
@@ -135,6 +263,12 @@ impl AddressPatterns {
                 continue;
             }
             out.push(Cand::new(EntityKind::StreetAddress, start, end));
+        }
+        self.european_lines(text, out);
+        if memchr::memmem::find(text.as_bytes(), "丁目".as_bytes()).is_some() {
+            for m in self.japanese.find_iter(text) {
+                out.push(Cand::new(EntityKind::StreetAddress, m.start(), m.end()));
+            }
         }
         for (label_start, label_end) in self.labels(text, lower) {
             if prev_char(text, label_start).is_some_and(|c| c.is_ascii_alphanumeric()) {

@@ -16,7 +16,7 @@ use crate::validate;
 pub(crate) struct NumberPatterns {
     email: Regex,
     iban: Regex,
-    phones: [Regex; 5],
+    phones: [Regex; 6],
     /// The same five patterns: one pass over a window says which can match there.
     phone_set: Option<RegexSet>,
     bare_phone: Regex,
@@ -48,12 +48,17 @@ impl NumberPatterns {
                 re(&format!(
                     r"\([0-9]{{2,5}}\)[ ]?[0-9]{{3,5}}[-. ]?[0-9]{{4}}{EXTENSION}"
                 )),
-                // National numbers with a trunk 0: 030 2827947, 06-18321851, 010-2502-3020.
+                // National numbers with a trunk 0: 030 2827947, 06-18321851, 010-2502-3020,
+                // 030/96397515, 09.55.45.67.95 (date shapes are ruled out after matching).
                 re(&format!(
-                    r"0[0-9]{{1,4}}(?:[ -][0-9]{{2,8}}){{1,4}}{EXTENSION}"
+                    r"0[0-9]{{1,4}}(?:[ -][0-9]{{2,8}}){{1,4}}{EXTENSION}|0[0-9]{{1,4}}/[0-9]{{5,9}}{EXTENSION}|0[1-9](?:\.[0-9]{{2}}){{4}}{EXTENSION}"
                 )),
                 // Brazilian style without the country code: 11 94708-2372.
                 re(&format!(r"[1-9][0-9][ ]9?[0-9]{{4}}-[0-9]{{4}}{EXTENSION}")),
+                // Spanish numbers, which have no trunk 0: 91 805 90 17, 612 34 56 78.
+                re(&format!(
+                    r"[6789][0-9][ ][0-9]{{3}}[ ][0-9]{{2}}[ ][0-9]{{2}}{EXTENSION}|[6789][0-9]{{2}}(?:[ ][0-9]{{2}}){{3}}{EXTENSION}"
+                )),
             ],
             // Unformatted national numbers, only right after a phone label.
             bare_phone: re(concat!(
@@ -239,6 +244,7 @@ impl NumberPatterns {
                     b,
                     b' ' | b'.'
                         | b'-'
+                        | b'/'
                         | b'('
                         | b')'
                         | b'+'
@@ -311,6 +317,7 @@ impl NumberPatterns {
                     1 => (10..=11).contains(&digits) && nanp_area_ok(core),
                     2 => (9..=12).contains(&digits),
                     4 => digits == 10 || digits == 11,
+                    5 => digits == 9,
                     _ => {
                         (9..=12).contains(&digits)
                             && !self.date_shape.is_match(core)

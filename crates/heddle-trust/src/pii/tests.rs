@@ -299,6 +299,102 @@ fn street_addresses_us_uk_and_labelled() {
 }
 
 #[test]
+fn street_addresses_of_continental_europe_japan_and_prose() {
+    for (text, address) in [
+        (
+            "Sabine Roth\nHauptstraße 5, 10115 Berlin\n",
+            "Hauptstraße 5, 10115 Berlin",
+        ),
+        (
+            "Phone: 0171 2345678\nHeinz-Heydrich-Gasse 7-4, 34607 Waren",
+            "Heinz-Heydrich-Gasse 7-4, 34607 Waren",
+        ),
+        (
+            "Tel 01 23 45 67 89\n8, avenue de Denis, 09519 Thibault",
+            "8, avenue de Denis, 09519 Thibault",
+        ),
+        (
+            "🏠 Strada Baldassare, 8 Piano 6, 28028 Caprino",
+            "Strada Baldassare, 8 Piano 6, 28028 Caprino",
+        ),
+        (
+            "<br>Acceso Luís Flores 286 Piso 3 , 33284 Santa Cruz de Tenerife<br>",
+            "Acceso Luís Flores 286 Piso 3 , 33284 Santa Cruz de Tenerife",
+        ),
+        (
+            "Adres: Isebaan 91, 9040NA Hattem.",
+            "Isebaan 91, 9040NA Hattem",
+        ),
+        (
+            "6310 Johnathan Viaduct Suite 665, New Darlene, FL 85876",
+            "6310 Johnathan Viaduct Suite 665, New Darlene, FL 85876",
+        ),
+        (
+            "14 Andrews Mountain, North Deanborough W05 0BF",
+            "14 Andrews Mountain, North Deanborough W05 0BF",
+        ),
+        (
+            "Also I moved, new address is 22 Elm Court, Leeds LS1 4AB.",
+            "22 Elm Court, Leeds LS1 4AB",
+        ),
+        (
+            "Solicitou atualização do endereço para Sítio Ramos, 36883-598 Casa Grande",
+            "Sítio Ramos, 36883-598 Casa Grande",
+        ),
+        (
+            "🏠三重県立川市池之端33丁目23番20号",
+            "三重県立川市池之端33丁目23番20号",
+        ),
+    ] {
+        assert!(
+            has(text, EntityKind::StreetAddress, address),
+            "{text:?}: {:?}",
+            found(text)
+        );
+    }
+    for text in [
+        "Invoice 2023, 10000 Units shipped to the warehouse in the first quarter of the year",
+        "Q3 2025, 1200 Tickets closed",
+        "Release 4, 2024 Roadmap",
+        "the address is on file",
+        "Via 3 channels we reached 1200 customers",
+    ] {
+        assert!(
+            none_of(text, EntityKind::StreetAddress),
+            "{text:?}: {:?}",
+            found(text)
+        );
+    }
+}
+
+#[test]
+fn european_phone_formats() {
+    for (text, phone) in [
+        ("Rückruf unter 030/96397515 bitte", "030/96397515"),
+        ("Tél. 07.28.42.90.30", "07.28.42.90.30"),
+        ("| 91 805 90 17 |", "91 805 90 17"),
+        ("Llámame al 612 34 56 78", "612 34 56 78"),
+    ] {
+        assert!(
+            has(text, EntityKind::Phone, phone),
+            "{text:?}: {:?}",
+            found(text)
+        );
+    }
+    for text in [
+        "am 12.03.2024 um 10",
+        "Paket 03/14/1981",
+        "Version 0.12.13.14",
+    ] {
+        assert!(
+            none_of(text, EntityKind::Phone),
+            "{text:?}: {:?}",
+            found(text)
+        );
+    }
+}
+
+#[test]
 fn person_names_from_context() {
     let email = "From: Ingrid Solberg <ingrid.solberg@fjord.example>\nSubject: hi\n\nHi Tomasz,\n\nAll good.\n\nBest regards,\nIngrid Solberg\nCFO | Fjord AS";
     assert!(has(email, EntityKind::Person, "Ingrid Solberg"));

@@ -86,8 +86,8 @@ fn injection_on_the_holdout_set() {
     );
 }
 
-// Measured on the odd ids: PII micro recall 0.973, precision 0.990, 1/821 hard negatives
+// Measured on the odd ids: PII micro recall 0.986, precision 0.990, 1/821 hard negatives
 // masked; injection TPR 91.7% at ≤3% false positives.
-const FLOOR_PII_RECALL: f64 = 0.95;
+const FLOOR_PII_RECALL: f64 = 0.97;
 const FLOOR_PII_PRECISION: f64 = 0.97;
 const FLOOR_INJECTION_TPR_3PCT: f64 = 0.85;
