@@ -15,6 +15,7 @@ mod config_snapshots;
 mod db_error;
 mod drift;
 mod error;
+mod mcp_pins;
 mod paging;
 mod pending_actions;
 pub mod postgres;
@@ -45,6 +46,7 @@ pub use config_snapshots::{
 };
 pub use drift::{DriftState, DriftStore};
 pub use error::StoreError;
+pub use mcp_pins::{McpPinStore, McpToolPin};
 pub use pending_actions::{
     Decision, HitlMode, NewPendingAction, OnStale, PendingAction, PendingActionStore,
     PendingFilter, PendingStatus,
@@ -83,6 +85,7 @@ pub trait Store:
     + VerificationStore
     + PendingActionStore
     + DriftStore
+    + McpPinStore
     + HealthStore
 {
 }
@@ -104,6 +107,7 @@ impl<T> Store for T where
         + VerificationStore
         + PendingActionStore
         + DriftStore
+        + McpPinStore
         + HealthStore
 {
 }

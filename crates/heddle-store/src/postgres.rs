@@ -17,6 +17,7 @@
 mod audit;
 mod config_snapshots;
 mod drift;
+mod mcp_pins;
 mod pending_actions;
 mod record_orgs;
 mod record_query;

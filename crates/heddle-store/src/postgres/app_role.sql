@@ -54,3 +54,6 @@ GRANT SELECT, INSERT ON action_effects TO heddle_app;
 
 -- Drift baselines: replaced by version as answers arrive, never deleted.
 GRANT SELECT, INSERT, UPDATE ON drift_baselines TO heddle_app;
+
+-- MCP tool pins: approved (upserted) and revoked by admins.
+GRANT SELECT, INSERT, UPDATE, DELETE ON mcp_tool_pins TO heddle_app;

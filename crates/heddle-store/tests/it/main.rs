@@ -35,6 +35,7 @@ mod drift;
 mod engines;
 mod fixtures;
 mod harness;
+mod mcp_pins;
 mod pending_actions;
 mod policies;
 mod record_orgs;
