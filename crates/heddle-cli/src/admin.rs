@@ -34,7 +34,8 @@ pub async fn open_identity(config: &Config) -> anyhow::Result<Identity> {
     let clock: std::sync::Arc<dyn heddle_types::Clock> = std::sync::Arc::new(SystemClock);
     let (current, previous, source) = load_master_keys(config)?;
     if let MasterKeySource::Generated(path) = &source {
-        println!(
+        // stderr: `heddle mcp` keeps stdout for protocol messages.
+        eprintln!(
             "Generated a master key at {} (owner-only). Back it up and keep it apart from the \
              database: without it nothing in the vault can be read.",
             path.display()

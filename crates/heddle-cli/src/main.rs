@@ -5,6 +5,7 @@
 mod admin;
 mod agents;
 mod demo;
+mod mcp;
 mod records;
 mod serve;
 mod trust;
@@ -86,6 +87,11 @@ enum Command {
     /// on a support channel. Uses the same data as `serve --demo`, where its executions can be
     /// read afterwards.
     Demo,
+    /// Serve MCP on stdin/stdout: the agent's capabilities as tools, each call on the governed
+    /// path as the principal of the API key in HEDDLE_API_KEY, against the configured
+    /// database. For MCP clients that launch their servers (streamable HTTP is served by
+    /// `heddle serve` at /mcp/{environment}/{agent}).
+    Mcp(mcp::McpArgs),
     /// Load, lint and store a directory of agent files as the next configuration version of
     /// an environment; lint errors refuse the apply.
     Apply {
@@ -376,6 +382,7 @@ async fn run(cli: Cli) -> ExitCode {
         }) => records::import(&config, &tenant, &object, &file).await,
         Command::Apply { file, env, tenant } => agents::apply(&config, &tenant, env, &file).await,
         Command::Demo => demo::run(config).await,
+        Command::Mcp(args) => mcp::run(config, args).await,
         // Handled before the runtime started.
         Command::Lint { .. }
         | Command::Trust(_)

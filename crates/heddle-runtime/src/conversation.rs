@@ -52,7 +52,7 @@ pub(crate) async fn seal_message(
     }))
 }
 
-async fn open_message(
+pub(crate) async fn open_message(
     keys: &ScopeKeys,
     session_id: SessionId,
     entry: &JsonValue,

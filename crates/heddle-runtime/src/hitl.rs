@@ -328,6 +328,20 @@ impl Runtime {
         let action = self
             .action_of_session(tenant_id, session.id, action_id)
             .await?;
+        self.confirm_held(caller, action, token, confirm).await
+    }
+
+    /// The confirmation (or decline) of `action` by the principal who asked, once the caller
+    /// is known to be them.
+    pub(crate) async fn confirm_held(
+        &self,
+        caller: &Caller,
+        action: PendingAction,
+        token: &str,
+        confirm: bool,
+    ) -> RuntimeResult<ActionOutcome> {
+        let tenant_id = action.tenant_id;
+        let action_id = action.id;
         let hash = token_hash(token);
         let subject = action_subject(&action);
         let decided_by = principal_of(caller).map(|(k, i)| format!("{k}:{i}")).ok();
@@ -611,6 +625,12 @@ impl Runtime {
         {
             tracing::warn!(error = %error, "decision step not recorded");
         }
+        if matches!(
+            action.status,
+            PendingStatus::Rejected | PendingStatus::Expired | PendingStatus::Discarded
+        ) {
+            self.settle_unrun_direct(action, decision).await;
+        }
     }
 
     async fn expire(&self, action: &PendingAction) -> RuntimeResult<()> {
@@ -682,7 +702,8 @@ impl Runtime {
             .await?;
         let turns = self.store().list_turns(tenant_id, session.id).await?;
         let waiting = turns.iter().any(|t| waits_for(t, &action));
-        let current = waiting && session.last_turn == action.turn;
+        // A direct call's turn stands alone: later calls of its session do not make it stale.
+        let current = waiting && (is_direct(&session) || session.last_turn == action.turn);
         if !current
             && action.on_stale == OnStale::Discard
             && action.status == PendingStatus::Approved
@@ -860,6 +881,12 @@ impl Runtime {
         result: &Value,
         inline: bool,
     ) -> RuntimeResult<Option<TurnOutcome>> {
+        if run.is_direct() {
+            // No model loop to resume: the result ends the call's own turn.
+            run.settle_direct(action, succeeded, content, result)
+                .await?;
+            return Ok(None);
+        }
         let tenant_id = action.tenant_id;
         let resumed = current
             && self
@@ -979,7 +1006,7 @@ impl Runtime {
             .store()
             .get_session(action.tenant_id, action.session_id)
             .await?;
-        let waiting = session.last_turn == action.turn
+        let waiting = (is_direct(&session) || session.last_turn == action.turn)
             && self
                 .store()
                 .list_turns(action.tenant_id, session.id)
@@ -1121,6 +1148,11 @@ impl Runtime {
             RequestContext::default(),
         ))
     }
+}
+
+/// Whether the session takes direct calls (MCP), where each call's turn stands alone.
+pub(crate) fn is_direct(session: &heddle_store::Session) -> bool {
+    session.channel == heddle_store::SessionChannel::Mcp
 }
 
 /// Whether `turn` halted waiting for `action` (its reason ends with the action's id, as

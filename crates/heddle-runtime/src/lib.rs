@@ -10,6 +10,9 @@
 //! - Every user message, model request and response (tokens, cost, latency), tool call with
 //!   the model's rationale, policy decision, tool result, failure and status change is a
 //!   stored step with its audit event ([`Runtime::get_execution`]).
+//! - [`Runtime::call_tool`] runs one direct call of an application (an MCP client) on the
+//!   same governed path, with no model: [`Runtime::list_tools`] offers what the principal
+//!   may call, and a held call is followed with [`Runtime::direct_action`].
 //! - Service agents verify their customer by a one-time code ([`Runtime::start_verification`],
 //!   [`Runtime::confirm_verification`]); private capabilities refuse to run before that and
 //!   then run as that customer.
@@ -35,6 +38,7 @@
 mod budget;
 mod configs;
 mod conversation;
+mod direct;
 mod error;
 mod events;
 mod execution;
@@ -50,6 +54,10 @@ mod verification;
 mod violations;
 
 pub use budget::{BudgetExceeded, BudgetWindow};
+pub use direct::{
+    DirectActionResult, DirectActionView, DirectCall, DirectOutcome, DirectTarget, DirectTool,
+    MAX_ARGUMENT_BYTES,
+};
 pub use error::RuntimeError;
 pub use execution::{ExecutionView, StepView};
 pub use hitl::{ActionOutcome, ActionView, PendingRequest};

@@ -3,7 +3,7 @@
 use heddle_agents::config::{AgentKind, IdentityMode};
 use heddle_identity::Caller;
 use heddle_records::RecordId;
-use heddle_store::{NewSession, Session, SessionFilter, Turn};
+use heddle_store::{NewSession, Session, SessionChannel, SessionFilter, Turn};
 use heddle_types::{Action, Environment, ExecutionId, Page, PageRequest, SessionId, TenantId};
 use serde::Serialize;
 use serde_json::Value;
@@ -34,6 +34,8 @@ pub struct SessionView {
     pub principal_kind: String,
     pub principal_id: String,
     pub record_id: Option<String>,
+    /// `conversation` (messages, the agent's model) or `mcp` (direct tool calls).
+    pub channel: &'static str,
     /// Whether a customer verified on this (service) session; the id itself is not shown.
     pub customer_verified: bool,
     pub last_turn: i64,
@@ -82,6 +84,7 @@ impl SessionView {
             principal_kind: session.principal_kind,
             principal_id: session.principal_id,
             record_id: session.session_record_id,
+            channel: session.channel.as_str(),
             customer_verified: session.verified_customer_id.is_some(),
             last_turn: session.last_turn,
             created_at: session.created_at,
@@ -104,6 +107,18 @@ impl Runtime {
         tenant_id: TenantId,
         request: CreateSession,
     ) -> RuntimeResult<SessionView> {
+        self.open_session(caller, tenant_id, request, SessionChannel::Conversation)
+            .await
+    }
+
+    /// [`Runtime::create_session`] for either channel.
+    pub(crate) async fn open_session(
+        &self,
+        caller: &Caller,
+        tenant_id: TenantId,
+        request: CreateSession,
+        channel: SessionChannel,
+    ) -> RuntimeResult<SessionView> {
         if request.agent.is_empty() || request.agent.len() > MAX_AGENT_NAME {
             return Err(RuntimeError::invalid(
                 "agent",
@@ -125,35 +140,9 @@ impl Runtime {
             .configs
             .load(self.store(), tenant_id, request.environment, None)
             .await?;
-        let agent = set.agent(&request.agent).ok_or_else(|| {
-            let known: Vec<&str> = set.agents.keys().map(String::as_str).collect();
-            RuntimeError::invalid(
-                "agent",
-                format!(
-                    "`{}` is not an agent of {} version {version}; its agents are: {}",
-                    request.agent,
-                    request.environment,
-                    known.join(", ")
-                ),
-            )
-        })?;
-        if agent.spec.kind == AgentKind::Employee
-            && agent.spec.identity.mode == IdentityMode::User
-            && !agent.spec.capabilities.is_empty()
-        {
-            if let heddle_identity::Actor::Principal(principal) = &caller.actor
-                && principal.kind == heddle_types::PrincipalKind::ApiKey
-            {
-                return Err(RuntimeError::Refused(format!(
-                    "`{}` is an employee agent: it acts as the signed-in person, and an API key \
-                     is no person of the record org; log in as a person, or use a service \
-                     agent for applications",
-                    request.agent
-                )));
-            }
-            // Fails early, with the reason, instead of at the first tool call.
-            self.inner.records.user_actor(caller).await?;
-        }
+        let agent = agent_of(&set, version, request.environment, &request.agent)?;
+        self.check_principal_fits(caller, &request.agent, agent)
+            .await?;
         let (principal_kind, principal_id) = principal_of(caller)?;
         let id = SessionId::new();
         let subject = Subject {
@@ -174,6 +163,7 @@ impl Runtime {
                     "agent_kind",
                     serde_json::to_value(agent.spec.kind).unwrap_or_default(),
                 ),
+                ("channel", Value::from(channel.as_str())),
             ]),
         );
         let session = self
@@ -189,6 +179,7 @@ impl Runtime {
                     principal_id,
                     verified_customer_id: None,
                     session_record_id: record_id,
+                    channel,
                     created_at: self.identity().now(),
                 },
                 audit,
@@ -196,6 +187,33 @@ impl Runtime {
             .await?;
         self.identity().audit_log().nudge();
         Ok(SessionView::new(session, None))
+    }
+
+    /// Refuses a principal the agent cannot act for: an employee agent runs as the person
+    /// asking, so it needs a person (not an API key) who is a user of the tenant's record org.
+    pub(crate) async fn check_principal_fits(
+        &self,
+        caller: &Caller,
+        name: &str,
+        agent: &heddle_agents::Agent,
+    ) -> RuntimeResult<()> {
+        if agent.spec.kind == AgentKind::Employee
+            && agent.spec.identity.mode == IdentityMode::User
+            && !agent.spec.capabilities.is_empty()
+        {
+            if let heddle_identity::Actor::Principal(principal) = &caller.actor
+                && principal.kind == heddle_types::PrincipalKind::ApiKey
+            {
+                return Err(RuntimeError::Refused(format!(
+                    "`{name}` is an employee agent: it acts as the signed-in person, and an API \
+                     key is no person of the record org; log in as a person, or use a service \
+                     agent (or one with `identity: service_user`) for applications"
+                )));
+            }
+            // Fails early, with the reason, instead of at the first tool call.
+            self.inner.records.user_actor(caller).await?;
+        }
+        Ok(())
     }
 
     /// One session with its turns. Needs `view_executions`.
@@ -248,4 +266,23 @@ impl Runtime {
             next_cursor: listed.next_cursor,
         })
     }
+}
+
+/// The agent named `name` in a loaded configuration version, or an error listing its agents.
+pub(crate) fn agent_of<'a>(
+    set: &'a heddle_agents::ConfigSet,
+    version: i64,
+    environment: Environment,
+    name: &str,
+) -> RuntimeResult<&'a heddle_agents::Agent> {
+    set.agent(name).ok_or_else(|| {
+        let known: Vec<&str> = set.agents.keys().map(String::as_str).collect();
+        RuntimeError::invalid(
+            "agent",
+            format!(
+                "`{name}` is not an agent of {environment} version {version}; its agents are: {}",
+                known.join(", ")
+            ),
+        )
+    })
 }

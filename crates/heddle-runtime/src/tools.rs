@@ -16,6 +16,26 @@ use heddle_recordsource::{
 };
 use serde_json::{Map, Value as JsonValue, json};
 
+/// The Cedar resource of a capability of `agent`: what `call_capability` and the review
+/// actions are decided on.
+pub(crate) fn capability_resource(
+    tenant_id: heddle_types::TenantId,
+    environment: heddle_types::Environment,
+    agent: &str,
+    capability: &Capability,
+) -> heddle_types::Resource {
+    let classification = capability.spec.classification;
+    heddle_types::Resource::Capability(Box::new(heddle_types::CapabilityResource {
+        tenant_id,
+        environment,
+        agent: agent.to_owned(),
+        name: capability.name.clone(),
+        effect: crate::turn::serde_label(&classification.effect),
+        data: crate::turn::serde_label(&classification.data),
+        audience: crate::turn::serde_label(&classification.audience),
+    }))
+}
+
 /// Why a call was not run; `message` is what the model is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refusal {

@@ -35,7 +35,7 @@ use heddle_trust::{
     Channel, ContentScores, DriftBaseline, DriftCheck, DriftVerdict, DriftWindow, EntityKind,
     GuardAction, Severity, parse_moderation_response,
 };
-use heddle_types::{Action, CapabilityResource, Resource};
+use heddle_types::{Action, Resource};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -193,6 +193,10 @@ impl TurnRun {
     pub(crate) async fn ensure_trust(&mut self) -> RuntimeResult<()> {
         if self.trust.is_some() {
             return Ok(());
+        }
+        // Direct calls keep no conversation and no mask map between calls.
+        if self.is_direct() {
+            return self.load_trust(None).await;
         }
         let history = read_history(
             self.runtime.store(),
@@ -785,16 +789,12 @@ impl TurnRun {
     }
 
     pub(crate) fn capability_resource(&self, capability: &Capability) -> Resource {
-        let classification = capability.spec.classification;
-        Resource::Capability(Box::new(CapabilityResource {
-            tenant_id: self.tenant_id(),
-            environment: self.session.environment,
-            agent: self.agent.name.clone(),
-            name: capability.name.clone(),
-            effect: crate::turn::serde_label(&classification.effect),
-            data: crate::turn::serde_label(&classification.data),
-            audience: crate::turn::serde_label(&classification.audience),
-        }))
+        crate::tools::capability_resource(
+            self.tenant_id(),
+            self.session.environment,
+            &self.agent.name,
+            capability,
+        )
     }
 
     /// Arguments as people other than the requester see them (approvers): masked.
@@ -899,6 +899,29 @@ impl TurnRun {
             heddle_trust::injection::datamark(&masked, Channel::ToolResult),
             screening,
         ))
+    }
+
+    /// A tool result for a direct caller (an MCP client): screened as indirect input like any
+    /// result — a block withholds it — but neither masked nor datamarked, since no model of
+    /// Heddle's reads it and the caller may see what its principal may see.
+    pub(crate) async fn screen_direct_result(
+        &mut self,
+        capability: &str,
+        content: &str,
+    ) -> RuntimeResult<(Screened, Screening)> {
+        let capability_json = json!({"name": capability});
+        let screening = self
+            .screen(
+                content,
+                RuleStage::ToolResult,
+                Channel::ToolResult,
+                Some(&capability_json),
+            )
+            .await?;
+        if screening.blocked() {
+            return Ok((Screened::Blocked(block_reason("it", &screening)), screening));
+        }
+        Ok((Screened::Pass(content.to_owned()), screening))
     }
 
     /// PII-classified fields of the objects a result holds, from the record org as the

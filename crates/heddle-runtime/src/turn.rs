@@ -11,10 +11,8 @@ use heddle_audit_log::record_content;
 use heddle_identity::Caller;
 use heddle_providers::{ChatRequest, ChatResponse, Message, ModelProvider, ToolCall, ToolSpec};
 use heddle_recordsource::{RecordActor, RecordSource};
-use heddle_store::{NewStep, Session, TurnStatus, UsageScope, UsageTotals};
-use heddle_types::{
-    Action, AuditOutcome, CapabilityResource, ExecutionId, Resource, SessionId, TenantId,
-};
+use heddle_store::{NewStep, Session, SessionChannel, TurnStatus, UsageScope, UsageTotals};
+use heddle_types::{Action, AuditOutcome, ExecutionId, Resource, SessionId, TenantId};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -77,8 +75,13 @@ pub(crate) enum Start {
 }
 
 /// What handling one proposed call produced.
-enum ToolStep {
-    Done(Message),
+pub(crate) enum ToolStep {
+    /// The result (or the refusal) for whoever proposed the call; `refusal` says why it was
+    /// not run or its result withheld.
+    Done {
+        message: Message,
+        refusal: Option<Refusal>,
+    },
     Held(Box<PendingRequest>),
 }
 
@@ -103,22 +106,37 @@ impl Runtime {
             ));
         }
         let session = self.own_session(caller, tenant_id, session_id).await?;
-        let (_, set) = self
-            .inner
-            .configs
-            .load(
-                self.store(),
-                tenant_id,
-                session.environment,
-                Some(session.config_version),
-            )
-            .await?;
-        let agent = set.agent(&session.agent).cloned().ok_or_else(|| {
-            RuntimeError::Unavailable(format!(
-                "agent `{}` is missing from its configuration version",
-                session.agent
-            ))
-        })?;
+        if session.channel == SessionChannel::Mcp {
+            return Err(RuntimeError::Refused(
+                "this session takes direct tool calls (MCP), not messages; open a session \
+                 for a conversation"
+                    .to_owned(),
+            ));
+        }
+        let (run, began, deadline) = self.start_turn(caller, session).await?;
+        let abandoned_turn = began.map(|t| t.turn);
+        // Its own task: a caller that disconnects does not cut the turn (and its record) short.
+        let handle = tokio::spawn(run.run(Start::Message(text), deadline));
+        let mut outcome = handle.await.map_err(|err| {
+            RuntimeError::Unavailable(format!("the turn stopped unexpectedly: {err}"))
+        })??;
+        outcome.abandoned_turn = abandoned_turn;
+        Ok(outcome)
+    }
+}
+
+impl Runtime {
+    /// Takes the session's running-turn slot for a new turn (abandoning a stale one) and
+    /// builds the run, in the session's configuration version. Shared by messages and
+    /// direct tool calls. Returns the run, the turn it abandoned, and its time limit.
+    pub(crate) async fn start_turn(
+        &self,
+        caller: &Caller,
+        session: Session,
+    ) -> RuntimeResult<(TurnRun, Option<heddle_store::Turn>, Duration)> {
+        let tenant_id = session.tenant_id;
+        let session_id = session.id;
+        let (set, agent) = self.session_agent(&session).await?;
         let now = self.identity().now();
         let deadline = Duration::from_secs(u64::from(agent.spec.limits.turn_timeout_seconds));
         let stale_before = now
@@ -159,6 +177,7 @@ impl Runtime {
                         ("session", Value::from(session_id.to_string())),
                         ("agent", Value::from(session.agent.clone())),
                         ("config_version", Value::from(session.config_version)),
+                        ("channel", Value::from(session.channel.as_str())),
                     ]),
                 ),
             )
@@ -177,14 +196,31 @@ impl Runtime {
             keys: session_keys(self.identity().vault(), tenant_id, session_id),
             trust: None,
         };
-        let abandoned_turn = began.abandoned.map(|t| t.turn);
-        // Its own task: a caller that disconnects does not cut the turn (and its record) short.
-        let handle = tokio::spawn(run.run(Start::Message(text), deadline));
-        let mut outcome = handle.await.map_err(|err| {
-            RuntimeError::Unavailable(format!("the turn stopped unexpectedly: {err}"))
-        })??;
-        outcome.abandoned_turn = abandoned_turn;
-        Ok(outcome)
+        Ok((run, began.abandoned, deadline))
+    }
+
+    /// The session's agent in the session's configuration version.
+    pub(crate) async fn session_agent(
+        &self,
+        session: &Session,
+    ) -> RuntimeResult<(Arc<ConfigSet>, Agent)> {
+        let (_, set) = self
+            .inner
+            .configs
+            .load(
+                self.store(),
+                session.tenant_id,
+                session.environment,
+                Some(session.config_version),
+            )
+            .await?;
+        let agent = set.agent(&session.agent).cloned().ok_or_else(|| {
+            RuntimeError::Unavailable(format!(
+                "agent `{}` is missing from its configuration version",
+                session.agent
+            ))
+        })?;
+        Ok((set, agent))
     }
 }
 
@@ -378,16 +414,16 @@ impl TurnRun {
             let mut held: Option<Box<PendingRequest>> = None;
             for call in &response.tool_calls {
                 let step = match (&over_budget, &held) {
-                    (Some(exceeded), _) => ToolStep::Done(
+                    (Some(exceeded), _) => {
                         self.refuse(
                             call,
                             Refusal::new("budget", format!("not run: {exceeded}")),
                             rationale,
                         )
-                        .await?,
-                    ),
+                        .await?
+                    }
                     // One held call pauses the turn; the rest of this step waits with it.
-                    (None, Some(_)) => ToolStep::Done(
+                    (None, Some(_)) => {
                         self.refuse(
                             call,
                             Refusal::new(
@@ -397,12 +433,12 @@ impl TurnRun {
                             ),
                             rationale,
                         )
-                        .await?,
-                    ),
+                        .await?
+                    }
                     (None, None) => self.handle_tool_call(call, rationale).await?,
                 };
                 match step {
-                    ToolStep::Done(result) => messages.push(result),
+                    ToolStep::Done { message, .. } => messages.push(message),
                     ToolStep::Held(request) => held = Some(request),
                 }
             }
@@ -502,9 +538,11 @@ impl TurnRun {
         })
     }
 
-    /// Contract check, policy decision, execution: every stage recorded; the result (or the
-    /// refusal) is what the model gets back.
-    async fn handle_tool_call(
+    /// Contract check, policy decision, review gate, execution: every stage recorded; the
+    /// result (or the refusal) is what the caller gets back — the model, or a direct caller
+    /// (an MCP client) for whom there are no placeholders to restore and nothing to mask.
+    /// The one implementation of the governed path of a tool call.
+    pub(crate) async fn handle_tool_call(
         &mut self,
         call: &ToolCall,
         rationale: Option<&str>,
@@ -528,41 +566,28 @@ impl TurnRun {
         if needs_user {
             match self.actor().await {
                 Ok(actor) => context.user_id = Some(actor.user_id().0.clone()),
-                Err(refusal) => {
-                    return self
-                        .refuse(call, refusal, rationale)
-                        .await
-                        .map(ToolStep::Done);
-                }
+                Err(refusal) => return self.refuse(call, refusal, rationale).await,
             }
         }
-        // Placeholders get their values back only where the capability may receive them.
-        let unmasked = match self.unmask_call(call, capability).await? {
-            Ok(unmasked) => unmasked,
-            Err(refusal) => {
-                return self
-                    .refuse(call, refusal, rationale)
-                    .await
-                    .map(ToolStep::Done);
+        // Placeholders get their values back only where the capability may receive them. A
+        // direct caller's arguments are its own values: nothing to restore, and a
+        // placeholder-looking text in them stays text.
+        let unmasked = if self.is_direct() {
+            call.clone()
+        } else {
+            match self.unmask_call(call, capability).await? {
+                Ok(unmasked) => unmasked,
+                Err(refusal) => return self.refuse(call, refusal, rationale).await,
             }
         };
         if let Some(refusal) = self.screen_arguments(call, capability).await? {
-            return self
-                .refuse(call, refusal, rationale)
-                .await
-                .map(ToolStep::Done);
+            return self.refuse(call, refusal, rationale).await;
         }
         let checked = match check_contract(&self.agent, capability, &unmasked, &context) {
             Ok(checked) => checked,
-            Err(refusal) => {
-                return self
-                    .refuse(call, refusal, rationale)
-                    .await
-                    .map(ToolStep::Done);
-            }
+            Err(refusal) => return self.refuse(call, refusal, rationale).await,
         };
         let capability = checked.capability;
-        let classification = capability.spec.classification;
         self.record(StepRecord::new(
             "tool_call",
             details([
@@ -580,19 +605,12 @@ impl TurnRun {
                         None => Value::Null,
                     },
                 ),
+                ("origin", Value::from(self.origin())),
             ]),
         ))
         .await?;
 
-        let resource = Resource::Capability(Box::new(CapabilityResource {
-            tenant_id: self.tenant_id(),
-            environment: self.session.environment,
-            agent: self.agent.name.clone(),
-            name: capability.name.clone(),
-            effect: serde_label(&classification.effect),
-            data: serde_label(&classification.data),
-            audience: serde_label(&classification.audience),
-        }));
+        let resource = self.capability_resource(capability);
         let decision = self
             .runtime
             .identity()
@@ -613,13 +631,12 @@ impl TurnRun {
             return self
                 .tool_result(
                     call,
-                    Err(Refusal::new(
+                    Refusal::new(
                         "policy",
                         format!("the tenant's policies do not allow this call: {error}"),
-                    )),
+                    ),
                 )
-                .await
-                .map(ToolStep::Done);
+                .await;
         }
         // The review floor: the capability's mode, raised by tenant policy and by the model.
         let floor = PolicyFloor {
@@ -640,12 +657,7 @@ impl TurnRun {
         }
         let actor = match self.actor().await {
             Ok(actor) => actor,
-            Err(refusal) => {
-                return self
-                    .tool_result(call, Err(refusal))
-                    .await
-                    .map(ToolStep::Done);
-            }
+            Err(refusal) => return self.tool_result(call, refusal).await,
         };
         let source: &dyn RecordSource = &self.runtime.inner.records;
         let result = execute(source, &actor, &checked.backend).await;
@@ -664,25 +676,49 @@ impl TurnRun {
                         Value::from(output.withheld_fields.clone()),
                     );
                 }
-                let (model_view, screening) = self
-                    .screen_tool_result(&capability.name, &output.content)
-                    .await?;
-                let message = Message::tool_result(call.id.clone(), model_view);
+                let (message, refusal, screening) = if self.is_direct() {
+                    // Nobody's model reads it here: screened for injection (the caller may
+                    // well hand it to one), neither masked nor datamarked.
+                    let (screened, screening) = self
+                        .screen_direct_result(&capability.name, &output.content)
+                        .await?;
+                    let (message, refusal) = match screened {
+                        Screened::Pass(content) => {
+                            (Message::tool_result(call.id.clone(), content), None)
+                        }
+                        Screened::Blocked(reason) => {
+                            payload.insert("withheld".to_owned(), Value::from(true));
+                            let refusal =
+                                Refusal::new("trust", format!("the result was withheld: {reason}"));
+                            (refusal_message(call, &refusal), Some(refusal))
+                        }
+                    };
+                    (message, refusal, screening)
+                } else {
+                    let (model_view, screening) = self
+                        .screen_tool_result(&capability.name, &output.content)
+                        .await?;
+                    (
+                        Message::tool_result(call.id.clone(), model_view),
+                        None,
+                        screening,
+                    )
+                };
                 payload.insert("content".to_owned(), self.content(&output.content).await?);
-                payload.insert(TRANSCRIPT_KEY.to_owned(), self.seal(&message).await?);
+                if let Some(entry) = self.transcript_entry(&message).await? {
+                    payload.insert(TRANSCRIPT_KEY.to_owned(), entry);
+                }
                 if let Some(state) = self.mask_state_entry().await? {
                     payload.insert(MASK_STATE_KEY.to_owned(), state);
                 }
                 self.record(StepRecord::new("tool_result", payload)).await?;
                 self.record_violations(RuleStage::ToolResult, Channel::ToolResult, &screening)
                     .await?;
-                Ok(ToolStep::Done(message))
+                Ok(ToolStep::Done { message, refusal })
             }
             Err(error) => {
                 let refusal = Refusal::new("execution", record_error_message(&error));
-                self.tool_result(call, Err(refusal))
-                    .await
-                    .map(ToolStep::Done)
+                self.tool_result(call, refusal).await
             }
         }
     }
@@ -702,7 +738,7 @@ impl TurnRun {
         call: &ToolCall,
         refusal: Refusal,
         rationale: Option<&str>,
-    ) -> RuntimeResult<Message> {
+    ) -> RuntimeResult<ToolStep> {
         self.record(StepRecord::new(
             "tool_call",
             details([
@@ -722,6 +758,7 @@ impl TurnRun {
                         None => Value::Null,
                     },
                 ),
+                ("origin", Value::from(self.origin())),
             ]),
         ))
         .await?;
@@ -739,33 +776,53 @@ impl TurnRun {
             ]),
         ))
         .await?;
-        self.tool_result(call, Err(refusal)).await
+        self.tool_result(call, refusal).await
     }
 
-    /// An error result for the model, recorded as a tool result.
+    /// A refusal as the caller's result, recorded as a tool result.
     pub(crate) async fn tool_result(
         &mut self,
         call: &ToolCall,
-        result: Result<(), Refusal>,
-    ) -> RuntimeResult<Message> {
-        let Err(refusal) = result else {
-            return Err(RuntimeError::Unavailable("no result to record".to_owned()));
-        };
-        let message = Message::ToolResult {
-            tool_call_id: call.id.clone(),
-            content: format!("error ({}): {}", refusal.stage, refusal.message),
-            is_error: true,
-        };
+        refusal: Refusal,
+    ) -> RuntimeResult<ToolStep> {
+        let message = refusal_message(call, &refusal);
         let mut payload = details([
             ("call_id", Value::from(call.id.clone())),
             ("ok", Value::from(false)),
             ("stage", Value::from(refusal.stage)),
             ("error", Value::from(refusal.message.clone())),
         ]);
-        payload.insert(TRANSCRIPT_KEY.to_owned(), self.seal(&message).await?);
+        if let Some(entry) = self.transcript_entry(&message).await? {
+            payload.insert(TRANSCRIPT_KEY.to_owned(), entry);
+        }
         self.record(StepRecord::new("tool_result", payload)).await?;
         metrics::counter!("heddle_tool_calls_refused_total", "stage" => refusal.stage).increment(1);
-        Ok(message)
+        Ok(ToolStep::Done {
+            message,
+            refusal: Some(refusal),
+        })
+    }
+
+    /// Whether this turn is a direct call (an MCP client's), with no model in it.
+    pub(crate) fn is_direct(&self) -> bool {
+        self.session.channel == SessionChannel::Mcp
+    }
+
+    /// Who proposed the calls of this turn, as steps record it.
+    pub(crate) fn origin(&self) -> &'static str {
+        match self.session.channel {
+            SessionChannel::Conversation => "model",
+            SessionChannel::Mcp => "mcp",
+        }
+    }
+
+    /// The sealed conversation entry of a message, for a step's payload; none in a direct
+    /// call, where there is no conversation to read back.
+    pub(crate) async fn transcript_entry(&self, message: &Message) -> RuntimeResult<Option<Value>> {
+        if self.is_direct() {
+            return Ok(None);
+        }
+        self.seal(message).await.map(Some)
     }
 
     /// Whose record access tool calls run with: the agent's declared service user, the
@@ -839,7 +896,7 @@ impl TurnRun {
     /// Records the final status and ends the turn. When the turn was abandoned meanwhile (a
     /// newer message took over), the steps above were stored as not applied and the finish
     /// is refused by the store: the outcome then says so.
-    async fn finish(mut self, ending: Ending) -> RuntimeResult<TurnOutcome> {
+    pub(crate) async fn finish(mut self, ending: Ending) -> RuntimeResult<TurnOutcome> {
         let mut pending = None;
         let blocked = matches!(ending, Ending::Blocked(_));
         let (status, reply, reason) = match ending {
@@ -1006,6 +1063,15 @@ impl TurnRun {
             )
             .await?;
         Ok(())
+    }
+}
+
+/// The error result a refusal is reported as.
+pub(crate) fn refusal_message(call: &ToolCall, refusal: &Refusal) -> Message {
+    Message::ToolResult {
+        tool_call_id: call.id.clone(),
+        content: format!("error ({}): {}", refusal.stage, refusal.message),
+        is_error: true,
     }
 }
 

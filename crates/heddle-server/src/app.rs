@@ -48,6 +48,8 @@ pub struct AppState {
     pub quotas: Quotas,
     pub config: Arc<Config>,
     pub metrics: Option<PrometheusHandle>,
+    /// The MCP endpoint (streamable HTTP); `None` when `[mcp] enabled = false`.
+    pub mcp: Option<heddle_mcp::http::McpEndpoint>,
     pub(crate) trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub(crate) security_headers: Arc<SecurityHeaders>,
 }
@@ -107,8 +109,19 @@ pub async fn build_state_with_mailer(
     }
     let runtime =
         heddle_runtime::Runtime::new(identity.clone(), records.clone(), mailer, runtime_settings);
+    let mcp = config.mcp.enabled.then(|| {
+        heddle_mcp::http::streamable_http_service(
+            runtime.clone(),
+            &heddle_mcp::http::McpHttpSettings {
+                allowed_origins: config.mcp.allowed_origins.clone(),
+                allowed_hosts: config.mcp.allowed_hosts.clone(),
+                max_request_body_bytes: config.http.max_body_bytes,
+            },
+        )
+    });
     Ok(AppState {
         records,
+        mcp,
         runtime,
         identity,
         limiter,
@@ -169,6 +182,10 @@ pub fn build_router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let (api, _openapi) = routes::api_router().split_for_parts();
     let api = api
+        .route(
+            "/mcp/{environment}/{agent}",
+            axum::routing::any(routes::mcp::endpoint),
+        )
         .route_layer(from_fn(record_metrics))
         .fallback(routes::meta::unknown_route);
     // Outermost first: ids exist before anything logs; problems are rendered after every

@@ -38,6 +38,32 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// RFC 9116 `/.well-known/security.txt`; not served when absent.
     pub security_txt: Option<SecurityTxtConfig>,
+    /// The MCP endpoint, `/mcp/{environment}/{agent}`.
+    pub mcp: McpConfig,
+}
+
+/// MCP over streamable HTTP. Every request needs a bearer credential, as the API does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpConfig {
+    pub enabled: bool,
+    /// Browser origins allowed to call it (`https://app.example.com`, `http://localhost:*`).
+    /// A request carrying any other `Origin` header gets 403, so a page of another site
+    /// (DNS rebinding included) cannot reach it; MCP clients outside a browser send none.
+    pub allowed_origins: Vec<String>,
+    /// `Host` header values accepted (`heddle.example.com`, `localhost:8080`); empty accepts
+    /// any, since every request is authenticated by its bearer credential anyway.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -59,6 +85,7 @@ impl Default for Config {
             mail: heddle_mail::MailConfig::default(),
             runtime: RuntimeConfig::default(),
             security_txt: None,
+            mcp: McpConfig::default(),
         }
     }
 }
@@ -395,7 +422,11 @@ impl ConfigSources {
                 // HEDDLE_MASTER_KEY is a secret read by the vault, never a config value.
                 // Keys keep the case they were set with.
                 let key = key.as_str().to_ascii_lowercase();
-                key != "config" && key != "master_key" && !key.starts_with("test_")
+                // HEDDLE_API_KEY is the credential `heddle mcp` acts with, also never a setting.
+                key != "config"
+                    && key != "master_key"
+                    && key != "api_key"
+                    && !key.starts_with("test_")
             })
             .split("__");
         let figment = Figment::from(Serialized::defaults(Config::default()))
@@ -634,6 +665,31 @@ fn validate(config: &Config) -> Vec<(&'static str, String)> {
             problems.push((
                 "http.cors_allowed_origins",
                 format!("`{origin}` must be an origin like `https://console.example.com`"),
+            ));
+        }
+    }
+    for origin in &config.mcp.allowed_origins {
+        let (scheme, rest) = origin.split_once("://").unwrap_or(("", ""));
+        if origin == "*"
+            || !matches!(scheme, "http" | "https")
+            || rest.is_empty()
+            || rest.contains('/')
+            || http::HeaderValue::from_str(origin).is_err()
+        {
+            problems.push((
+                "mcp.allowed_origins",
+                format!(
+                    "`{origin}` must be an origin like `https://app.example.com` (a port, or \
+                     `:*` for any, may follow)"
+                ),
+            ));
+        }
+    }
+    for host in &config.mcp.allowed_hosts {
+        if host.is_empty() || host.contains(['/', ' ', '*']) {
+            problems.push((
+                "mcp.allowed_hosts",
+                format!("`{host}` must be a host name, optionally with `:port`"),
             ));
         }
     }

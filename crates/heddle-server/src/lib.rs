@@ -1,5 +1,6 @@
 //! Heddle's HTTP server: the `/v1` JSON API for tenants, users, roles, API keys, policies,
-//! secrets, agent configurations, records and agent sessions (the governed runtime), health
+//! secrets, agent configurations, records and agent sessions (the governed runtime), MCP at
+//! `/mcp/{environment}/{agent}` (authenticated here, served by `heddle-mcp`), health
 //! and readiness, Prometheus metrics, the OpenAPI document, and the middleware every
 //! request passes (request ids, security headers, CORS, body limits, timeouts, rate limits,
 //! RFC 9457 problem documents).

@@ -114,7 +114,8 @@ pub async fn limit_request_time(
     }
 }
 
-/// `POST /v1/sessions/{id}/messages` and `POST /v1/sessions/{id}/actions/{action}/confirm`.
+/// `POST /v1/sessions/{id}/messages`, `POST /v1/sessions/{id}/actions/{action}/confirm` and
+/// `POST /mcp/{environment}/{agent}`.
 fn is_turn_request(method: &http::Method, path: &str) -> bool {
     if method != http::Method::POST {
         return false;
@@ -125,12 +126,19 @@ fn is_turn_request(method: &http::Method, path: &str) -> bool {
         ["", "v1", "sessions", id, "actions", action, "confirm"] => {
             !id.is_empty() && !action.is_empty()
         }
+        // An MCP tool call is a turn too (its response streams once the call is done).
+        ["", "mcp", environment, agent] => !environment.is_empty() && !agent.is_empty(),
         _ => false,
     }
 }
 
+/// Marks a response whose error body belongs to another protocol (JSON-RPC errors of the MCP
+/// endpoint): its client reads that body, so it is not rewritten into a problem document.
+#[derive(Debug, Clone, Copy)]
+pub struct ProtocolBody;
+
 /// Writes every problem body (with the request id) and turns bare error statuses into
-/// problems, so no error leaves without an RFC 9457 body.
+/// problems, so no error leaves without an RFC 9457 body (except a [`ProtocolBody`]).
 pub async fn render_problems(request: Request, next: Next) -> Response {
     let request_id = request
         .headers()
@@ -138,6 +146,9 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
     let mut response = next.run(request).await;
+    if response.extensions().get::<ProtocolBody>().is_some() {
+        return response;
+    }
     let problem = match response.extensions_mut().remove::<Problem>() {
         Some(problem) => problem,
         None => {
@@ -290,6 +301,8 @@ mod tests {
             &post,
             "/v1/sessions/0190-ab/actions/0190-cd/confirm"
         ));
+        assert!(is_turn_request(&post, "/mcp/dev/support_desk"));
+        assert!(!is_turn_request(&post, "/mcp/dev"));
         assert!(!is_turn_request(
             &http::Method::GET,
             "/v1/sessions/0190-ab/messages"

@@ -8,6 +8,7 @@ pub mod configs;
 pub mod guardrails;
 pub mod health;
 pub mod keys;
+pub mod mcp;
 pub mod meta;
 pub mod policies;
 pub mod records;

@@ -56,8 +56,8 @@ pub use records::{QueryPage, RecordQueryError, RecordStore, RecordWriteError, Vi
 pub use secrets::{NewSecret, SealedSecret, SecretFilter, SecretRotation, SecretStore};
 pub use sessions::{
     ABANDONED_REASON, BeganTurn, InvalidStepCursor, ListedStep, NewSession, NewStep, Session,
-    SessionFilter, SessionStore, Step, StepCursor, StepKindQuery, Turn, TurnStatus, UsageScope,
-    UsageTotals,
+    SessionChannel, SessionFilter, SessionStore, Step, StepCursor, StepKindQuery, Turn, TurnStatus,
+    UsageScope, UsageTotals,
 };
 pub use siem::{NewSiemSink, SiemDeliveryUpdate, SiemStore, StoredSiemSink};
 pub use vault::{StoredDataKey, StoredSigningKey, VaultStore};

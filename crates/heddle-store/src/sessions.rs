@@ -40,7 +40,37 @@ pub struct NewSession {
     pub verified_customer_id: Option<String>,
     /// The record the conversation is about, which capabilities may bind.
     pub session_record_id: Option<String>,
+    pub channel: SessionChannel,
     pub created_at: OffsetDateTime,
+}
+
+/// How a session is used, fixed for its life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SessionChannel {
+    /// A conversation: each message runs a turn of the agent's model.
+    #[default]
+    Conversation,
+    /// Direct tool calls of an MCP client: each call is a turn of its own, with no model.
+    Mcp,
+}
+
+impl SessionChannel {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SessionChannel::Conversation => "conversation",
+            SessionChannel::Mcp => "mcp",
+        }
+    }
+
+    pub(crate) fn parse(value: &str) -> StoreResult<Self> {
+        match value {
+            "conversation" => Ok(SessionChannel::Conversation),
+            "mcp" => Ok(SessionChannel::Mcp),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown session channel `{other}`"
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +84,7 @@ pub struct Session {
     pub principal_id: String,
     pub verified_customer_id: Option<String>,
     pub session_record_id: Option<String>,
+    pub channel: SessionChannel,
     /// The newest turn's number; 0 before the first message.
     pub last_turn: i64,
     pub created_at: OffsetDateTime,
@@ -402,6 +433,26 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         audit: NewAuditEvent,
     ) -> StoreResult<Turn>;
 
+    /// Ends a halted turn without running it again: the call it waited for was decided and
+    /// there is no model loop to resume (a direct call of an MCP session). Unlike
+    /// [`SessionStore::resume_turn`] it needs neither the latest turn nor a free running slot,
+    /// since direct calls of one session are independent. [`StoreError::Conflict`] (field
+    /// `status`) when the turn is not halted (settled already).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the runtime's call site names each input; a struct would only rename them"
+    )]
+    async fn settle_held_turn(
+        &self,
+        tenant_id: TenantId,
+        session_id: SessionId,
+        turn: i64,
+        status: TurnStatus,
+        reason: Option<String>,
+        at: OffsetDateTime,
+        audit: NewAuditEvent,
+    ) -> StoreResult<Turn>;
+
     /// A turn by its execution id.
     async fn get_execution(
         &self,
@@ -452,6 +503,14 @@ pub(crate) fn turn_not_running(turn: i64) -> StoreError {
         entity: "turn",
         field: "status",
         value: format!("turn {turn} is not running"),
+    }
+}
+
+pub(crate) fn turn_not_halted(turn: i64) -> StoreError {
+    StoreError::Conflict {
+        entity: "turn",
+        field: "status",
+        value: format!("turn {turn} is not halted"),
     }
 }
 

@@ -14,6 +14,7 @@ mod audit;
 mod commands;
 mod demo;
 mod hitl;
+mod mcp;
 mod postgres;
 mod records;
 mod runtime;

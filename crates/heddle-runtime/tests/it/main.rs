@@ -8,6 +8,7 @@
     reason = "a test fails by panicking; helpers share that contract"
 )]
 
+mod direct;
 mod harness;
 mod hitl;
 mod providers;

@@ -15,6 +15,7 @@ mod auth;
 mod configs;
 mod errors;
 mod keys;
+mod mcp;
 mod meta;
 mod policies;
 mod rate_limits;

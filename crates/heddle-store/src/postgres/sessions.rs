@@ -16,16 +16,16 @@ use crate::config_snapshots::parse_environment;
 use crate::db_error::{is_foreign_key_violation, is_unique_violation, not_found};
 use crate::paging::{fetch_limit, into_page};
 use crate::sessions::{
-    ABANDONED_REASON, BeganTurn, ListedStep, NewSession, NewStep, Session, SessionFilter,
-    SessionStore, Step, StepKindQuery, Turn, TurnStatus, UsageScope, UsageTotals,
-    abandoned_step_payload, turn_not_resumable, turn_not_running, turn_running,
+    ABANDONED_REASON, BeganTurn, ListedStep, NewSession, NewStep, Session, SessionChannel,
+    SessionFilter, SessionStore, Step, StepKindQuery, Turn, TurnStatus, UsageScope, UsageTotals,
+    abandoned_step_payload, turn_not_halted, turn_not_resumable, turn_not_running, turn_running,
 };
 use crate::{NewAuditEvent, StoreError, StoreResult};
 
 macro_rules! session_columns {
     () => {
         "id, environment, agent, config_version, principal_kind, principal_id, \
-         verified_customer_id, session_record_id, last_turn, created_at, updated_at"
+         verified_customer_id, session_record_id, channel, last_turn, created_at, updated_at"
     };
 }
 
@@ -40,6 +40,7 @@ fn session_from_row(tenant_id: TenantId, row: &PgRow) -> StoreResult<Session> {
         principal_id: row.try_get("principal_id")?,
         verified_customer_id: row.try_get("verified_customer_id")?,
         session_record_id: row.try_get("session_record_id")?,
+        channel: SessionChannel::parse(row.try_get("channel")?)?,
         last_turn: row.try_get("last_turn")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -243,8 +244,9 @@ impl SessionStore for PgStore {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO sessions (tenant_id, id, environment, agent, config_version, \
-             principal_kind, principal_id, verified_customer_id, session_record_id, last_turn, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10)",
+             principal_kind, principal_id, verified_customer_id, session_record_id, channel, \
+             last_turn, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, 0, $10, $10)",
         )
         .bind(session.tenant_id.as_uuid())
         .bind(session.id.as_uuid())
@@ -256,6 +258,7 @@ impl SessionStore for PgStore {
         .bind(&session.verified_customer_id)
         .bind(&session.session_record_id)
         .bind(session.created_at)
+        .bind(session.channel.as_str())
         .execute(&mut *tx)
         .await
         .map_err(|err| {
@@ -277,6 +280,7 @@ impl SessionStore for PgStore {
             principal_id: session.principal_id,
             verified_customer_id: session.verified_customer_id,
             session_record_id: session.session_record_id,
+            channel: session.channel,
             last_turn: 0,
             created_at: session.created_at,
             updated_at: session.created_at,
@@ -543,6 +547,43 @@ impl SessionStore for PgStore {
         insert_outbox_event(&mut *tx, &audit).await?;
         tx.commit().await?;
         Ok(resumed)
+    }
+
+    async fn settle_held_turn(
+        &self,
+        tenant_id: TenantId,
+        session_id: SessionId,
+        turn: i64,
+        status: TurnStatus,
+        reason: Option<String>,
+        at: OffsetDateTime,
+        audit: NewAuditEvent,
+    ) -> StoreResult<Turn> {
+        if status == TurnStatus::Running {
+            return Err(turn_not_halted(turn));
+        }
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(concat!(
+            "UPDATE turns SET status = $4, finished_at = $5, status_reason = $6 \
+             WHERE tenant_id = $1 AND session_id = $2 AND turn = $3 AND status = 'halted' \
+             RETURNING ",
+            turn_columns!()
+        ))
+        .bind(tenant_id.as_uuid())
+        .bind(session_id.as_uuid())
+        .bind(turn)
+        .bind(status.as_str())
+        .bind(at)
+        .bind(reason)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(turn_not_halted(turn));
+        };
+        let settled = turn_from_row(&row)?;
+        insert_outbox_event(&mut *tx, &audit).await?;
+        tx.commit().await?;
+        Ok(settled)
     }
 
     async fn get_execution(

@@ -3,8 +3,8 @@
 //! superseded turn recorded but not applied, usage sums per scope, listings, tenant isolation.
 
 use heddle_store::{
-    ABANDONED_REASON, BeganTurn, NewSession, NewStep, Session, SessionFilter, Step, Store,
-    StoreError, Turn, TurnStatus, UsageScope, UsageTotals,
+    ABANDONED_REASON, BeganTurn, NewSession, NewStep, Session, SessionChannel, SessionFilter, Step,
+    Store, StoreError, Turn, TurnStatus, UsageScope, UsageTotals,
 };
 use heddle_types::{Environment, ExecutionId, PageRequest, SessionId, TenantId};
 use serde_json::json;
@@ -26,6 +26,7 @@ conformance_tests!(
     turns_are_listed_in_order_for_the_tenants_session_only,
     the_verified_customer_is_recorded_on_the_session,
     a_halted_turn_resumes_only_while_it_is_the_latest,
+    a_held_direct_call_settles_its_own_turn_whatever_came_after,
 );
 
 pub(crate) fn new_session(tenant_id: TenantId) -> NewSession {
@@ -39,6 +40,7 @@ pub(crate) fn new_session(tenant_id: TenantId) -> NewSession {
         principal_id: "user-1".to_owned(),
         verified_customer_id: None,
         session_record_id: Some("001Hn0000000001IAA".to_owned()),
+        channel: SessionChannel::Conversation,
         created_at: at(1),
     }
 }
@@ -1088,4 +1090,128 @@ async fn a_halted_turn_resumes_only_while_it_is_the_latest(db: TestDb) {
             .await
             .is_err()
     );
+}
+
+async fn a_held_direct_call_settles_its_own_turn_whatever_came_after(db: TestDb) {
+    let store = &*db.store;
+    let acme = tenant(store, "acme").await;
+    let session = store
+        .create_session(
+            NewSession {
+                channel: SessionChannel::Mcp,
+                ..new_session(acme.id)
+            },
+            event(acme.id, "session.create"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(session.channel, SessionChannel::Mcp);
+    assert_eq!(
+        store
+            .get_session(acme.id, session.id)
+            .await
+            .unwrap()
+            .channel,
+        SessionChannel::Mcp
+    );
+    begin(store, acme.id, session.id, 1).await.unwrap();
+    // A running turn is not settled: only one that waits for a person.
+    let err = store
+        .settle_held_turn(
+            acme.id,
+            session.id,
+            1,
+            TurnStatus::Completed,
+            None,
+            at(2),
+            event(acme.id, "turn.completed"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                field: "status",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    finish(
+        store,
+        acme.id,
+        session.id,
+        1,
+        TurnStatus::Halted,
+        Some("waiting"),
+        2,
+    )
+    .await
+    .unwrap();
+    // Later calls of the session, one of them still running, do not stand in the way.
+    begin(store, acme.id, session.id, 3).await.unwrap();
+    let before = outbox_len(store).await;
+    let settled = store
+        .settle_held_turn(
+            acme.id,
+            session.id,
+            1,
+            TurnStatus::Completed,
+            None,
+            at(4),
+            event(acme.id, "turn.completed"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (settled.status, settled.reason, settled.finished_at),
+        (TurnStatus::Completed, None, Some(at(4)))
+    );
+    assert_eq!(outbox_len(store).await, before + 1);
+    // Settled once: a second runner's settle is a conflict and writes no event.
+    let err = store
+        .settle_held_turn(
+            acme.id,
+            session.id,
+            1,
+            TurnStatus::Failed,
+            Some("late".to_owned()),
+            at(5),
+            event(acme.id, "turn.failed"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                field: "status",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(outbox_len(store).await, before + 1);
+    let other = tenant(store, "globex").await;
+    assert!(
+        store
+            .settle_held_turn(
+                other.id,
+                session.id,
+                1,
+                TurnStatus::Completed,
+                None,
+                at(6),
+                event(other.id, "turn.completed"),
+            )
+            .await
+            .is_err()
+    );
+    // The default channel stays a conversation.
+    let conversation = store
+        .create_session(new_session(acme.id), event(acme.id, "session.create"))
+        .await
+        .unwrap();
+    assert_eq!(conversation.channel, SessionChannel::Conversation);
 }
