@@ -16,7 +16,10 @@ pub struct ExecutionView {
     pub id: ExecutionId,
     pub session_id: SessionId,
     pub turn: i64,
+    /// The agent, or for `origin: gateway` the route the request went through.
     pub agent: String,
+    /// `agent` (a turn of a conversation) or `gateway` (one request through a route).
+    pub origin: &'static str,
     pub environment: Environment,
     pub config_version: i64,
     pub status: &'static str,
@@ -108,6 +111,7 @@ impl Runtime {
             session_id: turn.session_id,
             turn: turn.turn,
             agent: session.agent,
+            origin: session.origin.as_str(),
             environment: session.environment,
             config_version: session.config_version,
             status: turn.status.as_str(),

@@ -187,6 +187,7 @@ impl Runtime {
                     principal_id,
                     verified_customer_id: None,
                     session_record_id: record_id,
+                    origin: heddle_store::SessionOrigin::Agent,
                     created_at: self.identity().now(),
                 },
                 audit,

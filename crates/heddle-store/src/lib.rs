@@ -15,6 +15,7 @@ mod config_snapshots;
 mod db_error;
 mod drift;
 mod error;
+mod gateway;
 mod paging;
 mod pending_actions;
 pub mod postgres;
@@ -45,6 +46,10 @@ pub use config_snapshots::{
 };
 pub use drift::{DriftState, DriftStore};
 pub use error::StoreError;
+pub use gateway::{
+    AuditedStep, BudgetHold, BudgetSettlement, BudgetSpent, CloseGatewayExecution, GatewayStore,
+    HoldOutcome, OpenGatewayExecution,
+};
 pub use pending_actions::{
     Decision, HitlMode, NewPendingAction, OnStale, PendingAction, PendingActionStore,
     PendingFilter, PendingStatus,
@@ -54,8 +59,8 @@ pub use records::{QueryPage, RecordQueryError, RecordStore, RecordWriteError, Vi
 pub use secrets::{NewSecret, SealedSecret, SecretFilter, SecretRotation, SecretStore};
 pub use sessions::{
     ABANDONED_REASON, BeganTurn, InvalidStepCursor, ListedStep, NewSession, NewStep, Session,
-    SessionFilter, SessionStore, Step, StepCursor, StepKindQuery, Turn, TurnStatus, UsageScope,
-    UsageTotals,
+    SessionFilter, SessionOrigin, SessionStore, Step, StepCursor, StepKindQuery, Turn, TurnStatus,
+    UsageScope, UsageTotals,
 };
 pub use siem::{NewSiemSink, SiemDeliveryUpdate, SiemStore, StoredSiemSink};
 pub use vault::{StoredDataKey, StoredSigningKey, VaultStore};
@@ -83,6 +88,7 @@ pub trait Store:
     + VerificationStore
     + PendingActionStore
     + DriftStore
+    + GatewayStore
     + HealthStore
 {
 }
@@ -104,6 +110,7 @@ impl<T> Store for T where
         + VerificationStore
         + PendingActionStore
         + DriftStore
+        + GatewayStore
         + HealthStore
 {
 }
@@ -236,6 +243,25 @@ pub struct NewApiKey {
     pub created_by: Option<UserId>,
     pub created_at: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
+    /// The one gateway route the key may use, if it is pinned to one.
+    pub route: Option<heddle_types::RoutePin>,
+}
+
+/// A key's route pin from its two columns: both set or both absent.
+pub(crate) fn route_pin(
+    environment: Option<String>,
+    route: Option<String>,
+) -> StoreResult<Option<heddle_types::RoutePin>> {
+    match (environment, route) {
+        (None, None) => Ok(None),
+        (Some(environment), Some(route)) => Ok(Some(heddle_types::RoutePin {
+            environment: config_snapshots::parse_environment(&environment)?,
+            route,
+        })),
+        _ => Err(StoreError::Corrupt(
+            "an api key's route pin has one of its two columns".to_owned(),
+        )),
+    }
 }
 
 #[async_trait]

@@ -27,6 +27,36 @@ use uuid::Uuid;
 
 use crate::{NewAuditEvent, StoreError, StoreResult};
 
+/// Where a session came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SessionOrigin {
+    /// A conversation with a declared agent (`/v1/sessions`).
+    #[default]
+    Agent,
+    /// One request through a gateway route (`/v1/chat/completions`, `/v1/embeddings`); the
+    /// session's `agent` is the route's name and it has exactly one turn.
+    Gateway,
+}
+
+impl SessionOrigin {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SessionOrigin::Agent => "agent",
+            SessionOrigin::Gateway => "gateway",
+        }
+    }
+
+    pub(crate) fn parse(value: &str) -> StoreResult<Self> {
+        match value {
+            "agent" => Ok(SessionOrigin::Agent),
+            "gateway" => Ok(SessionOrigin::Gateway),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown session origin `{other}`"
+            ))),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewSession {
     pub id: SessionId,
@@ -40,6 +70,7 @@ pub struct NewSession {
     pub verified_customer_id: Option<String>,
     /// The record the conversation is about, which capabilities may bind.
     pub session_record_id: Option<String>,
+    pub origin: SessionOrigin,
     pub created_at: OffsetDateTime,
 }
 
@@ -54,6 +85,7 @@ pub struct Session {
     pub principal_id: String,
     pub verified_customer_id: Option<String>,
     pub session_record_id: Option<String>,
+    pub origin: SessionOrigin,
     /// The newest turn's number; 0 before the first message.
     pub last_turn: i64,
     pub created_at: OffsetDateTime,

@@ -54,3 +54,8 @@ GRANT SELECT, INSERT ON action_effects TO heddle_app;
 
 -- Drift baselines: replaced by version as answers arrive, never deleted.
 GRANT SELECT, INSERT, UPDATE ON drift_baselines TO heddle_app;
+
+-- Gateway budgets: counters move both ways as requests reserve and settle; reservations are
+-- added and removed when settled or expired.
+GRANT SELECT, INSERT, UPDATE ON budget_counters TO heddle_app;
+GRANT SELECT, INSERT, DELETE ON budget_reservations TO heddle_app;

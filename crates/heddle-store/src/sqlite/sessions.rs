@@ -17,7 +17,7 @@ use crate::db_error::{is_foreign_key_violation, is_unique_violation, not_found};
 use crate::paging::{fetch_limit, into_page};
 use crate::sessions::{
     ABANDONED_REASON, BeganTurn, ListedStep, NewSession, NewStep, Session, SessionFilter,
-    SessionStore, Step, StepKindQuery, Turn, TurnStatus, UsageScope, UsageTotals,
+    SessionOrigin, SessionStore, Step, StepKindQuery, Turn, TurnStatus, UsageScope, UsageTotals,
     abandoned_step_payload, turn_not_resumable, turn_not_running, turn_running,
 };
 use crate::{NewAuditEvent, StoreError, StoreResult};
@@ -25,7 +25,7 @@ use crate::{NewAuditEvent, StoreError, StoreResult};
 macro_rules! session_columns {
     () => {
         "id, environment, agent, config_version, principal_kind, principal_id, \
-         verified_customer_id, session_record_id, last_turn, created_at, updated_at"
+         verified_customer_id, session_record_id, origin, last_turn, created_at, updated_at"
     };
 }
 
@@ -40,6 +40,7 @@ fn session_from_row(tenant_id: TenantId, row: &SqliteRow) -> StoreResult<Session
         principal_id: row.try_get("principal_id")?,
         verified_customer_id: row.try_get("verified_customer_id")?,
         session_record_id: row.try_get("session_record_id")?,
+        origin: SessionOrigin::parse(row.try_get("origin")?)?,
         last_turn: row.try_get("last_turn")?,
         created_at: from_micros(row.try_get("created_at")?)?,
         updated_at: from_micros(row.try_get("updated_at")?)?,
@@ -117,7 +118,7 @@ macro_rules! turn_columns {
     clippy::too_many_arguments,
     reason = "the step's key, its session's copies and the step"
 )]
-async fn insert_step(
+pub(super) async fn insert_step(
     tx: &mut Transaction<'_, Sqlite>,
     tenant_id: TenantId,
     session_id: SessionId,
@@ -243,7 +244,8 @@ impl SessionStore for SqliteStore {
         sqlx::query(
             "INSERT INTO sessions (tenant_id, id, environment, agent, config_version, \
              principal_kind, principal_id, verified_customer_id, session_record_id, last_turn, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10)",
+             created_at, updated_at, origin) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10, $11)",
         )
         .bind(session.tenant_id.as_uuid())
         .bind(session.id.as_uuid())
@@ -255,6 +257,7 @@ impl SessionStore for SqliteStore {
         .bind(&session.verified_customer_id)
         .bind(&session.session_record_id)
         .bind(to_micros(session.created_at))
+        .bind(session.origin.as_str())
         .execute(&mut *tx)
         .await
         .map_err(|err| {
@@ -276,6 +279,7 @@ impl SessionStore for SqliteStore {
             principal_id: session.principal_id,
             verified_customer_id: session.verified_customer_id,
             session_record_id: session.session_record_id,
+            origin: session.origin,
             last_turn: 0,
             created_at: session.created_at,
             updated_at: session.created_at,

@@ -39,6 +39,7 @@ pub(crate) fn new_session(tenant_id: TenantId) -> NewSession {
         principal_id: "user-1".to_owned(),
         verified_customer_id: None,
         session_record_id: Some("001Hn0000000001IAA".to_owned()),
+        origin: heddle_store::SessionOrigin::Agent,
         created_at: at(1),
     }
 }
