@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod configs;
 mod errors;
+mod gateway;
 mod keys;
 mod meta;
 mod policies;
