@@ -11,17 +11,17 @@ use serde_json::{Value, json};
 
 use crate::harness::{TestServer, json};
 
-const UPSTREAM_KEY: &str = "sk-upstream-SECRET-4f9a2b7c1d";
-const EMAIL: &str = "ana.lopez@example.com";
-const CARD: &str = "4111 1111 1111 1111";
-const IBAN: &str = "DE89 3704 0044 0532 0130 00";
-const PHONE: &str = "+1 415 555 0100";
+pub(crate) const UPSTREAM_KEY: &str = "sk-upstream-SECRET-4f9a2b7c1d";
+pub(crate) const EMAIL: &str = "ana.lopez@example.com";
+pub(crate) const CARD: &str = "4111 1111 1111 1111";
+pub(crate) const IBAN: &str = "DE89 3704 0044 0532 0130 00";
+pub(crate) const PHONE: &str = "+1 415 555 0100";
 
-struct Gateway {
-    server: TestServer,
-    fake: FakeOpenAi,
+pub(crate) struct Gateway {
+    pub(crate) server: TestServer,
+    pub(crate) fake: FakeOpenAi,
     /// An operator key pinned to `support_gpt` in `dev`.
-    key: String,
+    pub(crate) key: String,
 }
 
 fn binding(url: &str) -> String {
@@ -73,7 +73,7 @@ spec:
 ";
 
 impl Gateway {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let fake = FakeOpenAi::start(UPSTREAM_KEY).await.unwrap();
         let server = TestServer::start_with(|config| {
             config.runtime.providers_allow_private_network = true;
@@ -127,7 +127,7 @@ impl Gateway {
             .collect()
     }
 
-    fn assert_no_raw_value_reached_the_upstream(&self) {
+    pub(crate) fn assert_no_raw_value_reached_the_upstream(&self) {
         let seen = self.upstream_saw();
         for raw in [EMAIL, CARD, IBAN, PHONE, "4111111111111111", "ana.lopez"] {
             assert!(!seen.contains(raw), "`{raw}` reached the upstream:\n{seen}");
@@ -135,7 +135,7 @@ impl Gateway {
     }
 }
 
-async fn pinned_key(server: &TestServer, route: &str) -> String {
+pub(crate) async fn pinned_key(server: &TestServer, route: &str) -> String {
     let created = json(
         server
             .as_role(Role::Admin, Method::POST, "/v1/api-keys")
@@ -176,7 +176,7 @@ fn every_shape(stream: bool) -> Value {
 }
 
 /// The answer the fake gives: the placeholders the model saw, in content and tool call.
-fn placeholder_answer() -> FakeModelReply {
+pub(crate) fn placeholder_answer() -> FakeModelReply {
     FakeModelReply::Completion {
         text: Some("I will refund <CREDIT_CARD_1> and write to <EMAIL_1>.".into()),
         tool_calls: vec![FakeToolCall {

@@ -18,6 +18,7 @@ mod gateway;
 mod keys;
 mod meta;
 mod policies;
+mod python_sdk;
 mod rate_limits;
 mod records;
 mod roles;
