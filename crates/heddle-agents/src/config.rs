@@ -3,7 +3,7 @@
 //!
 //! ```yaml
 //! api_version: heddle/v1
-//! kind: Capability            # Agent | Capability | ModelBinding
+//! kind: Capability            # Agent | Capability | ModelBinding | Route
 //! name: list_my_open_opportunities
 //! spec: { ... }
 //! ```
@@ -25,6 +25,7 @@ pub enum Kind {
     Agent,
     Capability,
     ModelBinding,
+    Route,
 }
 
 /// A whole file: header plus the spec of its kind.
@@ -415,9 +416,136 @@ pub struct Price {
     pub output_usd_per_million_tokens: f64,
 }
 
+// ----- Route -----
+
+/// A gateway route: what an application speaking the OpenAI API reaches through
+/// `/v1/chat/completions` and `/v1/embeddings`. The route names the model binding requests
+/// are forwarded to (its provider, upstream model and vault credential, which the client never
+/// sees), the trust layers every request passes, and its budgets and limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    /// The name of a `ModelBinding` whose provider is `openai` or `openai_compatible`; its
+    /// `model` is what the upstream is asked for, whatever the client names.
+    pub model: String,
+    /// Shown by `GET /v1/models`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The trust layers, as in an agent (presets, per-guardrail overrides, rules).
+    #[serde(default, skip_serializing_if = "is_default_trust")]
+    pub trust: heddle_trust::config::TrustSpec,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub budgets: RouteBudgets,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub limits: RouteLimits,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub streaming: RouteStreaming,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+/// Spending caps of a route; an absent cap is unlimited. Checked before the upstream call
+/// with the request's estimate reserved, settled to the actual usage after.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteBudgets {
+    /// One request's prompt estimate plus its completion limit.
+    #[serde(default)]
+    pub per_request: Budget,
+    /// Everything the route spent since 00:00 UTC, across every caller and process.
+    #[serde(default)]
+    pub per_day: Budget,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteLimits {
+    /// Request bodies above this are refused before anything else.
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: u32,
+    /// The whole upstream exchange, a stream included.
+    #[serde(default = "default_upstream_timeout")]
+    pub upstream_timeout_seconds: u32,
+    /// The completion limit assumed (and sent) when a request sets none, for the budget
+    /// reservation.
+    #[serde(default = "default_max_tokens")]
+    pub default_max_tokens: u32,
+}
+
+impl Default for RouteLimits {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: default_max_request_bytes(),
+            upstream_timeout_seconds: default_upstream_timeout(),
+            default_max_tokens: default_max_tokens(),
+        }
+    }
+}
+
+fn default_max_request_bytes() -> u32 {
+    1024 * 1024
+}
+
+fn default_upstream_timeout() -> u32 {
+    120
+}
+
+fn default_max_tokens() -> u32 {
+    1024
+}
+
+/// Largest `max_request_bytes` accepted (the server's own body limit may be lower).
+pub const MAX_ROUTE_REQUEST_BYTES: u32 = 32 * 1024 * 1024;
+/// Largest `upstream_timeout_seconds` accepted.
+pub const MAX_UPSTREAM_TIMEOUT_SECONDS: u32 = 3600;
+
+/// How the answer checks (content, output rules) meet a streamed answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteStreaming {
+    #[serde(default)]
+    pub output_checks: OutputCheckMode,
+    /// `incremental`: the text is checked each time this many characters arrived (and at the
+    /// end); nothing is forwarded before a check covered it.
+    #[serde(default = "default_check_every")]
+    pub check_every_chars: u32,
+}
+
+impl Default for RouteStreaming {
+    fn default() -> Self {
+        Self {
+            output_checks: OutputCheckMode::default(),
+            check_every_chars: default_check_every(),
+        }
+    }
+}
+
+fn default_check_every() -> u32 {
+    200
+}
+
+/// Largest `check_every_chars` accepted.
+pub const MAX_CHECK_EVERY_CHARS: u32 = 65_536;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputCheckMode {
+    /// Check as the text arrives, holding back at most `check_every_chars`; a block cuts the
+    /// stream with an error event. The client sees the answer as it is written.
+    #[default]
+    Incremental,
+    /// Collect the whole answer, check it, then send it: nothing unchecked ever leaves, and
+    /// the client waits for the whole answer.
+    Buffer,
+}
+
 /// An agent as loaded.
 pub type Agent = Document<AgentSpec>;
 /// A capability as loaded.
 pub type Capability = Document<CapabilitySpec>;
 /// A model binding as loaded.
 pub type ModelBinding = Document<ModelBindingSpec>;
+/// A gateway route as loaded.
+pub type Route = Document<RouteSpec>;

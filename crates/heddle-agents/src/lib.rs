@@ -3,7 +3,7 @@
 //! Pure: files come in as `(path, text)` pairs and nothing here touches the network, a
 //! database or the clock.
 //!
-//! - [`config`]: the file types (`Agent`, `Capability`, `ModelBinding`).
+//! - [`config`]: the file types (`Agent`, `Capability`, `ModelBinding`, `Route`).
 //! - [`load_dir`]: parse and check a directory's files into a [`ConfigSet`], or every
 //!   problem as `file:line: field: message`; the set carries a content hash executions cite.
 //! - [`schema`]: the JSON Schema subset, the model-visible tool schema and bound-input
@@ -25,7 +25,7 @@ use serde_json::{Map, Value as JsonValue};
 pub use config::{
     API_VERSION, Agent, AgentKind, AgentSpec, Audience, Backend, BoundSource, Capability,
     CapabilitySpec, Classification, DataClass, Effect, HitlMode, IdentityMode, ModelBinding,
-    ModelBindingSpec, Provider,
+    ModelBindingSpec, OutputCheckMode, Provider, Route, RouteSpec,
 };
 pub use lint::{Finding, Severity, lint, to_sarif, to_text};
 pub use load::{ConfigError, ConfigSet, Loaded, load_dir};

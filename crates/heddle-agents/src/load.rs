@@ -15,7 +15,8 @@ use heddle_records::metadata::USER_PREFIX;
 
 use crate::config::{
     API_VERSION, Agent, AgentKind, Audience, Backend, Budget, Capability, Document, Effect,
-    HitlMode, IdentityMode, Kind, MAX_STEPS, MAX_TURN_TIMEOUT_SECONDS, ModelBinding, Provider,
+    HitlMode, IdentityMode, Kind, MAX_CHECK_EVERY_CHARS, MAX_ROUTE_REQUEST_BYTES, MAX_STEPS,
+    MAX_TURN_TIMEOUT_SECONDS, MAX_UPSTREAM_TIMEOUT_SECONDS, ModelBinding, Provider, Route,
 };
 use crate::locate::{FieldPath, locate};
 use crate::schema::{check_schema, has_type};
@@ -71,13 +72,14 @@ pub struct Loaded<T> {
     pub doc: T,
 }
 
-/// A checked set of agents, capabilities and model bindings: every reference resolves, every
-/// name is unique per kind.
+/// A checked set of agents, capabilities, model bindings and gateway routes: every reference
+/// resolves, every name is unique per kind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigSet {
     pub agents: BTreeMap<String, Loaded<Agent>>,
     pub capabilities: BTreeMap<String, Loaded<Capability>>,
     pub model_bindings: BTreeMap<String, Loaded<ModelBinding>>,
+    pub routes: BTreeMap<String, Loaded<Route>>,
     sources: BTreeMap<String, String>,
     hash: String,
 }
@@ -90,6 +92,17 @@ struct Canonical<'a> {
     agents: BTreeMap<&'a str, &'a Agent>,
     capabilities: BTreeMap<&'a str, &'a Capability>,
     model_bindings: BTreeMap<&'a str, &'a ModelBinding>,
+    /// Left out when empty, so a set without routes hashes as it did before routes existed.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    routes: BTreeMap<&'a str, &'a Route>,
+}
+
+/// The four kinds of document of a set, by name.
+struct Documents<'a> {
+    agents: &'a BTreeMap<String, Loaded<Agent>>,
+    capabilities: &'a BTreeMap<String, Loaded<Capability>>,
+    model_bindings: &'a BTreeMap<String, Loaded<ModelBinding>>,
+    routes: &'a BTreeMap<String, Loaded<Route>>,
 }
 
 impl ConfigSet {
@@ -100,7 +113,16 @@ impl ConfigSet {
 
     /// The definitions as canonical JSON (keys sorted, no whitespace, no file names).
     pub fn canonical_json(&self) -> Vec<u8> {
-        canonical_json(&self.agents, &self.capabilities, &self.model_bindings)
+        canonical_json(&self.documents())
+    }
+
+    fn documents(&self) -> Documents<'_> {
+        Documents {
+            agents: &self.agents,
+            capabilities: &self.capabilities,
+            model_bindings: &self.model_bindings,
+            routes: &self.routes,
+        }
     }
 
     /// The 1-based line of `field` in `file` (its deepest ancestor found when the field itself
@@ -120,38 +142,32 @@ impl ConfigSet {
     pub fn model_binding(&self, name: &str) -> Option<&ModelBinding> {
         self.model_bindings.get(name).map(|l| &l.doc)
     }
-}
 
-/// The hashed structure of a set's definitions.
-fn canonical<'a>(
-    agents: &'a BTreeMap<String, Loaded<Agent>>,
-    capabilities: &'a BTreeMap<String, Loaded<Capability>>,
-    model_bindings: &'a BTreeMap<String, Loaded<ModelBinding>>,
-) -> Canonical<'a> {
-    Canonical {
-        api_version: API_VERSION,
-        agents: agents.iter().map(|(k, v)| (k.as_str(), &v.doc)).collect(),
-        capabilities: capabilities
-            .iter()
-            .map(|(k, v)| (k.as_str(), &v.doc))
-            .collect(),
-        model_bindings: model_bindings
-            .iter()
-            .map(|(k, v)| (k.as_str(), &v.doc))
-            .collect(),
+    pub fn route(&self, name: &str) -> Option<&Route> {
+        self.routes.get(name).map(|l| &l.doc)
     }
 }
 
-fn canonical_json(
-    agents: &BTreeMap<String, Loaded<Agent>>,
-    capabilities: &BTreeMap<String, Loaded<Capability>>,
-    model_bindings: &BTreeMap<String, Loaded<ModelBinding>>,
-) -> Vec<u8> {
+/// The hashed structure of a set's definitions.
+fn canonical<'a>(documents: &Documents<'a>) -> Canonical<'a> {
+    fn by_name<T>(map: &BTreeMap<String, Loaded<T>>) -> BTreeMap<&str, &T> {
+        map.iter().map(|(k, v)| (k.as_str(), &v.doc)).collect()
+    }
+    Canonical {
+        api_version: API_VERSION,
+        agents: by_name(documents.agents),
+        capabilities: by_name(documents.capabilities),
+        model_bindings: by_name(documents.model_bindings),
+        routes: by_name(documents.routes),
+    }
+}
+
+fn canonical_json(documents: &Documents<'_>) -> Vec<u8> {
     // Keys sorted at every depth by the audit log's canonical form, not by serde_json's map
     // order: a dependency turns on `preserve_order`, and PostgreSQL's `jsonb` stores keys in
     // its own order. Serializing plain data cannot fail; an empty output would still hash
     // distinctly.
-    serde_json::to_value(canonical(agents, capabilities, model_bindings))
+    serde_json::to_value(canonical(documents))
         .map(|value| heddle_audit::canonical_json(&value))
         .unwrap_or_default()
 }
@@ -195,6 +211,7 @@ pub fn load_dir<P: AsRef<str>, T: AsRef<str>>(
     let mut agents: BTreeMap<String, Loaded<Agent>> = BTreeMap::new();
     let mut capabilities: BTreeMap<String, Loaded<Capability>> = BTreeMap::new();
     let mut model_bindings: BTreeMap<String, Loaded<ModelBinding>> = BTreeMap::new();
+    let mut routes: BTreeMap<String, Loaded<Route>> = BTreeMap::new();
     let mut sources = BTreeMap::new();
     // Documents whose header parsed but whose spec did not: references to them are not
     // reported again as missing.
@@ -271,6 +288,12 @@ pub fn load_dir<P: AsRef<str>, T: AsRef<str>>(
                     broken.insert((Kind::ModelBinding, header.name));
                 }
             },
+            Kind::Route => match parse::<Route>(text, file, &mut errors) {
+                Some(doc) => insert(&mut routes, doc, file, text, &mut errors),
+                None => {
+                    broken.insert((Kind::Route, header.name));
+                }
+            },
         }
     }
 
@@ -289,33 +312,45 @@ pub fn load_dir<P: AsRef<str>, T: AsRef<str>>(
         );
     }
 
+    for loaded in routes.values() {
+        let text = sources.get(&loaded.file).map_or("", String::as_str);
+        check_route(
+            &loaded.doc,
+            &model_bindings,
+            &broken,
+            &mut Errors {
+                file: &loaded.file,
+                text,
+                out: &mut errors,
+            },
+        );
+    }
+
     if !errors.is_empty() {
         errors.sort();
         errors.dedup();
         return Err(errors);
     }
-    let hash = hash_of(&agents, &capabilities, &model_bindings);
+    let hash = hash_of(&Documents {
+        agents: &agents,
+        capabilities: &capabilities,
+        model_bindings: &model_bindings,
+        routes: &routes,
+    });
     Ok(ConfigSet {
         agents,
         capabilities,
         model_bindings,
+        routes,
         sources,
         hash,
     })
 }
 
-fn hash_of(
-    agents: &BTreeMap<String, Loaded<Agent>>,
-    capabilities: &BTreeMap<String, Loaded<Capability>>,
-    model_bindings: &BTreeMap<String, Loaded<ModelBinding>>,
-) -> String {
+fn hash_of(documents: &Documents<'_>) -> String {
     format!(
         "sha256:{}",
-        heddle_crypto::hex_encode(heddle_crypto::sha256(canonical_json(
-            agents,
-            capabilities,
-            model_bindings
-        )))
+        heddle_crypto::hex_encode(heddle_crypto::sha256(canonical_json(documents)))
     )
 }
 
@@ -327,6 +362,8 @@ struct StoredCanonical {
     agents: BTreeMap<String, Agent>,
     capabilities: BTreeMap<String, Capability>,
     model_bindings: BTreeMap<String, ModelBinding>,
+    #[serde(default)]
+    routes: BTreeMap<String, Route>,
 }
 
 impl ConfigSet {
@@ -368,12 +405,26 @@ impl ConfigSet {
                 (name, Loaded { file, doc })
             })
             .collect();
-        let hash = hash_of(&agents, &capabilities, &model_bindings);
+        let routes: BTreeMap<_, _> = stored
+            .routes
+            .into_iter()
+            .map(|(name, doc)| {
+                let file = wrap("route", &name);
+                (name, Loaded { file, doc })
+            })
+            .collect();
+        let documents = Documents {
+            agents: &agents,
+            capabilities: &capabilities,
+            model_bindings: &model_bindings,
+            routes: &routes,
+        };
+        let hash = hash_of(&documents);
         let expected = expected_hash.trim_start_matches("sha256:");
         // Versions stored before keys were sorted at every depth hashed the documents in the
         // order they were written; such a version still reads back, under its recorded hash.
         let legacy = || {
-            serde_json::to_vec(&canonical(&agents, &capabilities, &model_bindings))
+            serde_json::to_vec(&canonical(&documents))
                 .map(|bytes| heddle_crypto::hex_encode(heddle_crypto::sha256(&bytes)))
                 .unwrap_or_default()
         };
@@ -382,6 +433,7 @@ impl ConfigSet {
                 agents,
                 capabilities,
                 model_bindings,
+                routes,
                 sources: BTreeMap::new(),
                 hash: format!("sha256:{expected}"),
             });
@@ -395,6 +447,7 @@ impl ConfigSet {
             agents,
             capabilities,
             model_bindings,
+            routes,
             sources: BTreeMap::new(),
             hash,
         })
@@ -609,6 +662,82 @@ fn check_trust(
             );
         }
     }
+}
+
+fn check_route(
+    route: &Route,
+    model_bindings: &BTreeMap<String, Loaded<ModelBinding>>,
+    broken: &BTreeSet<(Kind, String)>,
+    errs: &mut Errors<'_>,
+) {
+    let s = &route.spec;
+    match model_bindings.get(&s.model) {
+        None if broken.contains(&(Kind::ModelBinding, s.model.clone())) => {}
+        None => errs.push(
+            &spec().key("model"),
+            format!("no ModelBinding named `{}` in this directory", s.model),
+        ),
+        Some(binding) => match binding.doc.spec.provider {
+            Provider::Openai | Provider::OpenaiCompatible => {}
+            other => errs.push(
+                &spec().key("model"),
+                format!(
+                    "a route forwards OpenAI-shaped requests as they are, so its binding must be \
+                     `openai` or `openai_compatible`; `{}` is `{}`",
+                    s.model,
+                    match other {
+                        Provider::Anthropic => "anthropic",
+                        _ => "scripted",
+                    }
+                ),
+            ),
+        },
+    }
+    if s.description.as_ref().is_some_and(|d| d.len() > 1024) {
+        errs.push(
+            &spec().key("description"),
+            "the description is longer than 1024 characters",
+        );
+    }
+    for (key, budget) in [
+        ("per_request", &s.budgets.per_request),
+        ("per_day", &s.budgets.per_day),
+    ] {
+        check_budget(budget, &spec().key("budgets").key(key), errs);
+    }
+    let limits = spec().key("limits");
+    if !(1024..=MAX_ROUTE_REQUEST_BYTES).contains(&s.limits.max_request_bytes) {
+        errs.push(
+            &limits.key("max_request_bytes"),
+            format!("`max_request_bytes` must be 1024 to {MAX_ROUTE_REQUEST_BYTES}"),
+        );
+    }
+    if !(1..=MAX_UPSTREAM_TIMEOUT_SECONDS).contains(&s.limits.upstream_timeout_seconds) {
+        errs.push(
+            &limits.key("upstream_timeout_seconds"),
+            format!("`upstream_timeout_seconds` must be 1 to {MAX_UPSTREAM_TIMEOUT_SECONDS}"),
+        );
+    }
+    if s.limits.default_max_tokens == 0 {
+        errs.push(
+            &limits.key("default_max_tokens"),
+            "`default_max_tokens` must be at least 1",
+        );
+    }
+    if !(1..=MAX_CHECK_EVERY_CHARS).contains(&s.streaming.check_every_chars) {
+        errs.push(
+            &spec().key("streaming").key("check_every_chars"),
+            format!("`check_every_chars` must be 1 to {MAX_CHECK_EVERY_CHARS}"),
+        );
+    }
+    if s.trust.drift.is_some() {
+        errs.push(
+            &spec().key("trust").key("drift"),
+            "drift detection is not available on routes yet (it follows an agent's answers over \
+             time); remove `drift`",
+        );
+    }
+    check_trust(&s.trust, model_bindings, broken, errs);
 }
 
 fn check_budget(budget: &Budget, path: &FieldPath, errs: &mut Errors<'_>) {

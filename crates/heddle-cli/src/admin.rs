@@ -149,14 +149,27 @@ pub async fn create_user(
     Ok(())
 }
 
+/// What `heddle keys create` asks for.
+#[derive(Debug)]
+pub struct NewKey {
+    pub name: String,
+    pub role: Role,
+    pub expires_in_days: Option<u32>,
+    pub route: Option<heddle_types::RoutePin>,
+}
+
 pub async fn create_key(
     config: &Config,
     tenant_slug: &str,
-    name: &str,
-    role: Role,
-    expires_in_days: Option<u32>,
+    key: NewKey,
     json: bool,
 ) -> anyhow::Result<()> {
+    let NewKey {
+        name,
+        role,
+        expires_in_days,
+        route,
+    } = key;
     let identity = open_identity(config).await?;
     let tenant = tenant(&identity, tenant_slug).await?;
     let expires_at = expires_in_days
@@ -166,9 +179,10 @@ pub async fn create_key(
             &Caller::local_operator(),
             CreateApiKey {
                 tenant_id: tenant.id,
-                name: name.to_owned(),
+                name,
                 role,
                 expires_at,
+                route,
             },
         )
         .await?;
@@ -183,6 +197,9 @@ pub async fn create_key(
             "created API key `{}` ({}) with role {} in tenant `{}`",
             issued.key.name, issued.key.id, issued.key.role, tenant.slug
         );
+        if let Some(pin) = &issued.key.route {
+            println!("pinned to route `{}` of `{}`", pin.route, pin.environment);
+        }
         println!("key (shown once): {}", issued.token.expose_secret());
     }
     Ok(())

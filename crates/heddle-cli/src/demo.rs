@@ -317,6 +317,7 @@ async fn widget_key(identity: &Identity, tenant: &Tenant) -> anyhow::Result<Call
                         name: WIDGET_KEY_NAME.to_owned(),
                         role: Role::Operator,
                         expires_at: None,
+                        route: None,
                     },
                 )
                 .await?;

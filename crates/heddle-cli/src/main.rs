@@ -221,6 +221,13 @@ enum KeysCommand {
         /// Days until the key expires; no expiry when omitted.
         #[arg(long)]
         expires_in_days: Option<u32>,
+        /// Pin the key to this gateway route: it can then use only that route of `--env`
+        /// through the OpenAI-compatible endpoint.
+        #[arg(long)]
+        route: Option<String>,
+        /// The environment of `--route`.
+        #[arg(long = "env", default_value = "prod", requires = "route")]
+        environment: heddle_types::Environment,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -355,8 +362,24 @@ async fn run(cli: Cli) -> ExitCode {
             role,
             tenant,
             expires_in_days,
+            route,
+            environment,
             json,
-        }) => admin::create_key(&config, &tenant, &name, role, expires_in_days, json).await,
+        }) => {
+            let route = route.map(|route| heddle_types::RoutePin { environment, route });
+            admin::create_key(
+                &config,
+                &tenant,
+                admin::NewKey {
+                    name,
+                    role,
+                    expires_in_days,
+                    route,
+                },
+                json,
+            )
+            .await
+        }
         Command::Keys(KeysCommand::List { tenant, json }) => {
             admin::list_keys(&config, &tenant, json).await
         }

@@ -2,7 +2,9 @@
 
 use heddle_crypto::{SecretString, TokenKind};
 use heddle_store::NewApiKey;
-use heddle_types::{Action, ApiKey, ApiKeyId, Page, PageRequest, Resource, Role, TenantId};
+use heddle_types::{
+    Action, ApiKey, ApiKeyId, Page, PageRequest, Resource, Role, RoutePin, TenantId,
+};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -16,6 +18,8 @@ pub struct CreateApiKey {
     pub name: String,
     pub role: Role,
     pub expires_at: Option<OffsetDateTime>,
+    /// Pins the key to one gateway route: it can then use that route only.
+    pub route: Option<RoutePin>,
 }
 
 /// A new key: `token` is shown exactly once, then only its hash exists.
@@ -54,6 +58,9 @@ impl Identity {
         .await?;
         self.ensure_can_assign(&caller.actor, request.role)?;
         let name = validate::display_name("name", &request.name)?;
+        if let Some(pin) = &request.route {
+            validate::route_name("route", &pin.route)?;
+        }
         let now = self.now();
         if request.expires_at.is_some_and(|expiry| expiry <= now) {
             return Err(IdentityError::invalid(
@@ -73,6 +80,12 @@ impl Identity {
                 ("name", Value::from(name.clone())),
                 ("prefix", Value::from(generated.prefix.clone())),
                 ("role", Value::from(request.role.as_str())),
+                (
+                    "route",
+                    request.route.as_ref().map_or(Value::Null, |pin| {
+                        Value::from(format!("{}/{}", pin.environment, pin.route))
+                    }),
+                ),
                 (
                     "expires_at",
                     request
@@ -97,6 +110,7 @@ impl Identity {
                     created_by,
                     created_at: now,
                     expires_at: request.expires_at,
+                    route: request.route,
                 },
                 event,
             )

@@ -149,6 +149,7 @@ impl Identity {
                         name: format!("demo {role} key"),
                         role,
                         expires_at: None,
+                        route: None,
                     },
                 )
                 .await?;

@@ -51,6 +51,22 @@ pub fn display_name(field: &'static str, raw: &str) -> Result<String, IdentityEr
     Ok(value.to_owned())
 }
 
+/// A gateway route's name, as configuration files write it: `[a-z][a-z0-9_]{0,63}`.
+pub fn route_name(field: &'static str, raw: &str) -> Result<(), IdentityError> {
+    let mut chars = raw.chars();
+    let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && raw.len() <= 64;
+    if well_formed {
+        Ok(())
+    } else {
+        Err(IdentityError::invalid(
+            field,
+            "must be a route name: 1 to 64 of `a-z`, `0-9` and `_`, starting with a letter",
+        ))
+    }
+}
+
 /// Tenant slugs appear at login and in URLs: `[a-z0-9][a-z0-9-]{1,62}`, no trailing `-`.
 pub fn slug(raw: &str) -> Result<String, IdentityError> {
     let value = raw.trim();

@@ -77,13 +77,40 @@ impl OutboundClient {
     /// Any HTTP status is a response here, 3xx (when redirects are off), 4xx and 5xx
     /// included; callers that want failures as errors use [`OutboundResponse::error_for_status`].
     pub async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+        let deadline = self.deadline_of(&request);
+        let origin = origin_of(&request.url);
+        let exchange = async { self.send_streaming(request).await?.into_response().await };
+        // The stream enforces the deadline itself; this bound also covers time spent outside
+        // it and gives one error shape.
+        match tokio::time::timeout(deadline, exchange).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(OutboundError::Timeout {
+                origin,
+                after: deadline,
+            }),
+        }
+    }
+
+    fn deadline_of(&self, request: &OutboundRequest) -> Duration {
+        let policy = &self.inner.policy;
+        request
+            .timeout
+            .map_or(policy.total_timeout, |t| t.min(policy.total_timeout))
+    }
+
+    /// Sends `request` and returns as soon as the status and headers are in; the body is
+    /// then read chunk by chunk with [`OutboundStream::next_chunk`] (server-sent events, a
+    /// streamed model answer). The policy's size cap and the request's total deadline still
+    /// hold, across the whole body.
+    pub async fn send_streaming(
+        &self,
+        request: OutboundRequest,
+    ) -> Result<OutboundStream, OutboundError> {
         let policy = &self.inner.policy;
         policy.check_url(&request.url)?;
         let origin = origin_of(&request.url);
-        let deadline = request
-            .timeout
-            .map_or(policy.total_timeout, |t| t.min(policy.total_timeout));
-
+        let deadline = self.deadline_of(&request);
+        let started = tokio::time::Instant::now();
         let mut builder = self
             .inner
             .client
@@ -94,52 +121,99 @@ impl OutboundClient {
             builder = builder.body(body);
         }
         let limit = policy.max_response_bytes;
-        // reqwest's own timeout covers the body too; the outer one makes the bound hold even
-        // for time spent outside reqwest (our own chunk loop) and gives one error shape.
-        let exchange = async {
-            let mut response = builder
-                .send()
-                .await
-                .map_err(|err| map_reqwest_error(err, &origin, deadline))?;
-            let status = response.status();
-            let headers = std::mem::take(response.headers_mut());
-            if response
-                .content_length()
-                .is_some_and(|len| len > limit as u64)
-            {
-                return Err(OutboundError::TooLarge {
-                    origin: origin.clone(),
-                    limit,
+        let timed_out = || OutboundError::Timeout {
+            origin: origin.clone(),
+            after: deadline,
+        };
+        let mut response = match tokio::time::timeout(deadline, builder.send()).await {
+            Ok(result) => result.map_err(|err| map_reqwest_error(err, &origin, deadline))?,
+            Err(_elapsed) => return Err(timed_out()),
+        };
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        if response
+            .content_length()
+            .is_some_and(|len| len > limit as u64)
+        {
+            return Err(OutboundError::TooLarge { origin, limit });
+        }
+        Ok(OutboundStream {
+            origin,
+            status,
+            headers,
+            response,
+            deadline: started + deadline,
+            after: deadline,
+            limit,
+            read: 0,
+        })
+    }
+}
+
+/// A response whose body arrives chunk by chunk. Dropping it closes the connection.
+#[derive(Debug)]
+pub struct OutboundStream {
+    origin: String,
+    status: StatusCode,
+    headers: HeaderMap,
+    response: reqwest::Response,
+    deadline: tokio::time::Instant,
+    after: Duration,
+    limit: usize,
+    read: usize,
+}
+
+impl OutboundStream {
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// `scheme://host:port` of the request, safe to show in errors and logs.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The next piece of the body as the network delivered it; `None` at its end. Fails when
+    /// the body passes the size cap or the request's deadline.
+    pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, OutboundError> {
+        let chunk = match tokio::time::timeout_at(self.deadline, self.response.chunk()).await {
+            Ok(result) => result.map_err(|err| map_reqwest_error(err, &self.origin, self.after))?,
+            Err(_elapsed) => {
+                return Err(OutboundError::Timeout {
+                    origin: self.origin.clone(),
+                    after: self.after,
                 });
             }
-            let mut body = Vec::new();
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|err| map_reqwest_error(err, &origin, deadline))?
-            {
-                if body.len() + chunk.len() > limit {
-                    return Err(OutboundError::TooLarge {
-                        origin: origin.clone(),
-                        limit,
-                    });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(OutboundResponse {
-                origin: origin.clone(),
-                status,
-                headers,
-                body,
-            })
         };
-        match tokio::time::timeout(deadline, exchange).await {
-            Ok(result) => result,
-            Err(_elapsed) => Err(OutboundError::Timeout {
-                origin: origin.clone(),
-                after: deadline,
-            }),
+        let Some(chunk) = chunk else {
+            return Ok(None);
+        };
+        self.read = self.read.saturating_add(chunk.len());
+        if self.read > self.limit {
+            return Err(OutboundError::TooLarge {
+                origin: self.origin.clone(),
+                limit: self.limit,
+            });
         }
+        Ok(Some(chunk.to_vec()))
+    }
+
+    /// Reads the rest of the body (an error answer, say) under the same cap and deadline.
+    pub async fn into_response(mut self) -> Result<OutboundResponse, OutboundError> {
+        let mut body = Vec::new();
+        while let Some(chunk) = self.next_chunk().await? {
+            body.extend_from_slice(&chunk);
+        }
+        Ok(OutboundResponse {
+            origin: self.origin,
+            status: self.status,
+            headers: self.headers,
+            body,
+        })
     }
 }
 

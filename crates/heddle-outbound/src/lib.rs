@@ -20,7 +20,7 @@ mod error;
 mod policy;
 
 pub use address::{AddressClass, classify};
-pub use client::{OutboundClient, OutboundRequest, OutboundResponse};
+pub use client::{OutboundClient, OutboundRequest, OutboundResponse, OutboundStream};
 pub use error::{OutboundError, is_transient_status};
 pub use policy::{HostPattern, OutboundPolicy};
 

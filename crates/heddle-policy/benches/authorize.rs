@@ -33,6 +33,7 @@ fn principal(role: Role, tenant_id: TenantId) -> Principal {
         operator_tenant: false,
         role,
         display_name: "bench".to_owned(),
+        route: None,
     }
 }
 

@@ -245,6 +245,11 @@ mod tests {
                 tenant_id,
                 environment: Environment::Dev,
             },
+            Resource::Route {
+                tenant_id,
+                environment: Environment::Dev,
+                name: "support_gpt".to_owned(),
+            },
         ];
         for action in Action::ALL {
             let uid = authorizer.catalog.action_uid(action).unwrap();
@@ -307,6 +312,7 @@ mod tests {
                             operator_tenant: operator,
                             role,
                             display_name: String::new(),
+                            route: None,
                         };
                         for tenant_id in [own, TenantId::new()] {
                             let resources = [
@@ -333,6 +339,11 @@ mod tests {
                                     tenant_id,
                                     environment: Environment::Prod,
                                 },
+                                Resource::Route {
+                                    tenant_id,
+                                    environment: Environment::Prod,
+                                    name: "support_gpt".to_owned(),
+                                },
                             ];
                             for resource in &resources {
                                 for action in Action::ALL {
@@ -357,7 +368,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(compared, 2 * 5 * 2 * 2 * 2 * 6 * Action::ALL.len());
+        assert_eq!(compared, 2 * 5 * 2 * 2 * 2 * 7 * Action::ALL.len());
     }
 
     #[test]
@@ -387,7 +398,7 @@ mod tests {
     #[test]
     fn every_base_policy_has_a_readable_id() {
         let authorizer = Authorizer::new().unwrap();
-        assert_eq!(authorizer.base_policy_ids.len(), 36);
+        assert_eq!(authorizer.base_policy_ids.len(), 38);
         assert!(
             authorizer
                 .base_policy_ids()

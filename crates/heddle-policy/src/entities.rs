@@ -24,6 +24,7 @@ pub(crate) fn action_applies_to(action: Action, resource: &Resource) -> bool {
                 | RunWithoutConfirmation
                 | RunWithoutApproval
                 | UnmaskArguments
+                | UseRoute
         ),
         Resource::User { .. } => matches!(action, ManageUsers | ViewUsers | ViewSelf),
         Resource::ApiKey { .. } => matches!(action, ManageApiKeys | ViewSelf),
@@ -32,6 +33,7 @@ pub(crate) fn action_applies_to(action: Action, resource: &Resource) -> bool {
             action,
             CallCapability | RunWithoutConfirmation | RunWithoutApproval | UnmaskArguments
         ),
+        Resource::Route { .. } => action == UseRoute,
     }
 }
 
@@ -42,6 +44,7 @@ pub(crate) fn resource_type_name(resource: &Resource) -> &'static str {
         Resource::ApiKey { .. } => "ApiKey",
         Resource::Secret { .. } => "Secret",
         Resource::Capability(_) => "Capability",
+        Resource::Route { .. } => "Route",
     }
 }
 
@@ -53,9 +56,10 @@ pub(crate) struct EntityCatalog {
     api_key_type: EntityTypeName,
     secret_type: EntityTypeName,
     capability_type: EntityTypeName,
-    /// Tenant, User, ApiKey, Secret, Capability: the order of
+    route_type: EntityTypeName,
+    /// Tenant, User, ApiKey, Secret, Capability, Route: the order of
     /// `policy_index::resource_kind_index`.
-    resource_types: [EntityTypeName; 5],
+    resource_types: [EntityTypeName; 6],
     /// Indexed like [`Role::ALL`].
     roles: Vec<EntityUid>,
     /// Indexed like [`Action::ALL`].
@@ -82,6 +86,7 @@ impl EntityCatalog {
         let api_key_type = type_name("Heddle::ApiKey")?;
         let secret_type = type_name("Heddle::Secret")?;
         let capability_type = type_name("Heddle::Capability")?;
+        let route_type = type_name("Heddle::Route")?;
         Ok(Self {
             principal_type: type_name("Heddle::Principal")?,
             resource_types: [
@@ -90,12 +95,14 @@ impl EntityCatalog {
                 api_key_type.clone(),
                 secret_type.clone(),
                 capability_type.clone(),
+                route_type.clone(),
             ],
             tenant_type,
             user_type,
             api_key_type,
             secret_type,
             capability_type,
+            route_type,
             roles: Role::ALL
                 .iter()
                 .map(|role| {
@@ -148,6 +155,9 @@ impl EntityCatalog {
                 &self.capability_type,
                 format_args!("{}/{}", capability.agent, capability.name),
             ),
+            Resource::Route {
+                environment, name, ..
+            } => uid(&self.route_type, format_args!("{environment}/{name}")),
         }
     }
 
@@ -265,6 +275,27 @@ impl EntityCatalog {
                         ("effect", text(&capability.effect)),
                         ("data", text(&capability.data)),
                         ("audience", text(&capability.audience)),
+                    ],
+                    None,
+                )?);
+            }
+            Resource::Route {
+                tenant_id,
+                environment,
+                name,
+            } => {
+                entities.push(entity(
+                    resource_uid.clone(),
+                    [
+                        (
+                            "tenant",
+                            RestrictedExpression::new_entity_uid(self.tenant_uid(*tenant_id)),
+                        ),
+                        (
+                            "environment",
+                            RestrictedExpression::new_string(environment.as_str().to_owned()),
+                        ),
+                        ("name", RestrictedExpression::new_string(name.clone())),
                     ],
                     None,
                 )?);

@@ -15,7 +15,7 @@ use heddle_types::{Action, Resource};
 
 use crate::entities::EntityCatalog;
 
-const RESOURCE_KINDS: usize = 5;
+const RESOURCE_KINDS: usize = 6;
 
 const fn resource_kind_index(resource: &Resource) -> usize {
     match resource {
@@ -24,6 +24,7 @@ const fn resource_kind_index(resource: &Resource) -> usize {
         Resource::ApiKey { .. } => 2,
         Resource::Secret { .. } => 3,
         Resource::Capability(_) => 4,
+        Resource::Route { .. } => 5,
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use heddle_crypto::{ExposeSecret, SecretString};
 use heddle_outbound::{
     HeaderMap, HeaderValue, HostPattern, IpNet, Method, OutboundClient, OutboundError,
-    OutboundPolicy, OutboundRequest, OutboundResponse, Url, header,
+    OutboundPolicy, OutboundRequest, OutboundResponse, OutboundStream, Url, header,
 };
 use serde::{Deserialize, Serialize};
 
@@ -149,60 +149,23 @@ impl Transport {
                 request = request.header(name.clone(), value.clone());
             }
             let request = request.body("application/json", bytes.clone());
-            let response = match self.client.send(request).await {
-                Ok(response) => response,
-                Err(OutboundError::Timeout { .. }) => {
-                    return Err(ProviderError::Timeout {
-                        provider: self.provider.clone(),
-                        after: self.timeout,
-                    });
-                }
-                Err(err) => {
-                    return Err(ProviderError::Transport {
-                        provider: self.provider.clone(),
-                        reason: err.to_string(),
-                    });
-                }
-            };
+            let response = self
+                .client
+                .send(request)
+                .await
+                .map_err(|err| self.transport_error(err))?;
             let status = response.status();
             if status.is_success() {
                 return Ok(response);
             }
-            let detail = parse_error(response.body()).unwrap_or_else(|| ErrorDetail {
-                kind: String::new(),
-                message: response.text_lossy(),
-            });
-            let message = scrub(&detail.message, secret);
+            let error = self.failure(&response, secret, parse_error, attempt);
+            if !matches!(
+                error,
+                ProviderError::RateLimited { .. } | ProviderError::Upstream { .. }
+            ) {
+                return Err(error);
+            }
             let retry_after = response.retry_after();
-            let code = status.as_u16();
-            let error = match code {
-                429 => ProviderError::RateLimited {
-                    provider: self.provider.clone(),
-                    retry_after,
-                    message,
-                    attempts: attempt,
-                },
-                500..=599 => ProviderError::Upstream {
-                    provider: self.provider.clone(),
-                    status: code,
-                    message,
-                    attempts: attempt,
-                },
-                401 | 403 => {
-                    return Err(ProviderError::Auth {
-                        provider: self.provider.clone(),
-                        status: code,
-                        kind: scrub(&detail.kind, secret),
-                    });
-                }
-                _ => {
-                    return Err(ProviderError::BadRequest {
-                        provider: self.provider.clone(),
-                        status: code,
-                        message,
-                    });
-                }
-            };
             // Only 429 and 5xx get here.
             if attempt >= self.retry.max_attempts {
                 return Err(error);
@@ -214,6 +177,100 @@ impl Transport {
             };
             self.sleeper.sleep(wait).await;
         }
+    }
+
+    /// The error a non-2xx answer stands for: 429 rate limited, 5xx upstream, 401/403
+    /// auth (without the provider's message), any other status a bad request.
+    fn failure(
+        &self,
+        response: &OutboundResponse,
+        secret: Option<&str>,
+        parse_error: fn(&[u8]) -> Option<ErrorDetail>,
+        attempts: u32,
+    ) -> ProviderError {
+        let detail = parse_error(response.body()).unwrap_or_else(|| ErrorDetail {
+            kind: String::new(),
+            message: response.text_lossy(),
+        });
+        let message = scrub(&detail.message, secret);
+        let code = response.status().as_u16();
+        let provider = self.provider.clone();
+        match code {
+            429 => ProviderError::RateLimited {
+                provider,
+                retry_after: response.retry_after(),
+                message,
+                attempts,
+            },
+            500..=599 => ProviderError::Upstream {
+                provider,
+                status: code,
+                message,
+                attempts,
+            },
+            401 | 403 => ProviderError::Auth {
+                provider,
+                status: code,
+                kind: scrub(&detail.kind, secret),
+            },
+            _ => ProviderError::BadRequest {
+                provider,
+                status: code,
+                message,
+            },
+        }
+    }
+
+    fn transport_error(&self, error: OutboundError) -> ProviderError {
+        match error {
+            OutboundError::Timeout { .. } => ProviderError::Timeout {
+                provider: self.provider.clone(),
+                after: self.timeout,
+            },
+            other => ProviderError::Transport {
+                provider: self.provider.clone(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    /// POSTs `body` once (no retries: once bytes flow to the caller, a retry would repeat
+    /// them) and returns the 2xx response as a stream of body chunks; a non-2xx answer is
+    /// read whole and becomes its error as in [`Transport::post_json`].
+    pub(crate) async fn post_stream(
+        &self,
+        headers: &HeaderMap,
+        body: &serde_json::Value,
+        secret: Option<&str>,
+        parse_error: fn(&[u8]) -> Option<ErrorDetail>,
+    ) -> Result<OutboundStream, ProviderError> {
+        let bytes = serde_json::to_vec(body).map_err(|err| ProviderError::Config {
+            provider: self.provider.clone(),
+            reason: format!("could not serialize the request: {err}"),
+        })?;
+        let mut request =
+            OutboundRequest::from_url(Method::POST, self.endpoint.clone()).timeout(self.timeout);
+        for (name, value) in headers {
+            request = request.header(name.clone(), value.clone());
+        }
+        let request = request.body("application/json", bytes);
+        let stream = self
+            .client
+            .send_streaming(request)
+            .await
+            .map_err(|err| self.transport_error(err))?;
+        if stream.status().is_success() {
+            return Ok(stream);
+        }
+        let response = stream
+            .into_response()
+            .await
+            .map_err(|err| self.transport_error(err))?;
+        Err(self.failure(&response, secret, parse_error, 1))
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     pub(crate) fn malformed(&self, reason: impl Into<String>) -> ProviderError {

@@ -5,6 +5,9 @@
 //! ([`AnthropicProvider`]), and [`ScriptedProvider`], which plays a fixed script of model turns
 //! offline (demo, tests, red-team simulations of a fully compromised model).
 //!
+//! For the gateway endpoint, [`OpenAiPassthrough`] forwards OpenAI-shaped bodies as they are
+//! and reads streamed answers as server-sent events ([`sse`]).
+//!
 //! Beside chat, the I/O the trust layers need: the [`Embedder`] trait with
 //! [`OpenAiEmbedder`] (OpenAI Embeddings and compatible servers; `heddle-embed-local` runs a
 //! model in process behind the same trait), and [`OpenAiModeration`], which returns the
@@ -29,9 +32,11 @@ mod http;
 mod model;
 mod moderation;
 mod openai;
+mod passthrough;
 mod price;
 mod retry;
 mod scripted;
+pub mod sse;
 
 pub use anthropic::{ANTHROPIC_VERSION, AnthropicConfig, AnthropicProvider};
 pub use embeddings::{Embedder, OpenAiEmbedder, OpenAiEmbeddingConfig};
@@ -42,6 +47,7 @@ pub use model::{
 };
 pub use moderation::{OpenAiModeration, OpenAiModerationConfig};
 pub use openai::{MaxTokensField, OpenAiConfig, OpenAiProvider};
+pub use passthrough::{EventStream, OpenAiPassthrough, PassthroughConfig};
 pub use price::{ModelPrice, PriceTable};
 pub use retry::{RecordingSleeper, RetryPolicy, Sleeper, TokioSleeper};
 pub use scripted::{Script, ScriptedProvider, ScriptedToolCall, ScriptedTurn, TurnExpectation};

@@ -16,7 +16,11 @@ pub struct ExecutionView {
     pub id: ExecutionId,
     pub session_id: SessionId,
     pub turn: i64,
+    /// The agent, or for `channel: gateway` the route the request went through.
     pub agent: String,
+    /// `conversation` (a turn of a conversation), `mcp` (a direct tool call of an MCP
+    /// client) or `gateway` (one request through a route).
+    pub channel: &'static str,
     pub environment: Environment,
     pub config_version: i64,
     pub status: &'static str,
@@ -108,6 +112,7 @@ impl Runtime {
             session_id: turn.session_id,
             turn: turn.turn,
             agent: session.agent,
+            channel: session.channel.as_str(),
             environment: session.environment,
             config_version: session.config_version,
             status: turn.status.as_str(),

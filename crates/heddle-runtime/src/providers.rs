@@ -149,7 +149,7 @@ async fn credential(
 
 /// The HTTP settings of a binding's OpenAI-compatible endpoint, with the server's network
 /// rules; other providers have no moderation or embeddings endpoint.
-async fn openai_compatible_endpoint(
+pub(crate) async fn openai_compatible_endpoint(
     identity: &Identity,
     settings: &ProviderSettings,
     tenant_id: TenantId,

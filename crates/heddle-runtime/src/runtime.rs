@@ -194,3 +194,47 @@ pub(crate) fn principal_of(caller: &Caller) -> RuntimeResult<(String, String)> {
         ))),
     }
 }
+
+/// What the gateway endpoint (`heddle-gateway`) shares with the runtime: the applied
+/// configuration, the trust layers, provider credentials and the content-privacy setting.
+impl Runtime {
+    /// The environment's current configuration version and its number.
+    pub async fn current_configuration(
+        &self,
+        tenant_id: TenantId,
+        environment: heddle_types::Environment,
+    ) -> RuntimeResult<(i64, Arc<heddle_agents::ConfigSet>)> {
+        self.inner
+            .configs
+            .load(self.store(), tenant_id, environment, None)
+            .await
+    }
+
+    /// A binding's OpenAI-compatible endpoint: its base URL under the server's network rules
+    /// and its API key opened from the vault. `purpose` names the use in errors.
+    pub async fn openai_endpoint(
+        &self,
+        tenant_id: TenantId,
+        environment: heddle_types::Environment,
+        binding: &heddle_agents::ModelBindingSpec,
+        purpose: &str,
+    ) -> RuntimeResult<(
+        heddle_providers::HttpSettings,
+        Option<heddle_crypto::SecretString>,
+    )> {
+        crate::providers::openai_compatible_endpoint(
+            self.identity(),
+            &self.settings().providers,
+            tenant_id,
+            environment,
+            binding,
+            purpose,
+        )
+        .await
+    }
+
+    /// How message text appears in steps and audit events.
+    pub fn content_recording(&self) -> &ContentRecording {
+        &self.settings().content
+    }
+}

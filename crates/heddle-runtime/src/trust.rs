@@ -35,7 +35,7 @@ use heddle_trust::{
     Channel, ContentScores, DriftBaseline, DriftCheck, DriftVerdict, DriftWindow, EntityKind,
     GuardAction, Severity, parse_moderation_response,
 };
-use heddle_types::{Action, Resource};
+use heddle_types::{Action, Environment, Resource, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -67,7 +67,18 @@ impl Runtime {
         set: &ConfigSet,
         agent: &Agent,
     ) -> RuntimeResult<Arc<AgentTrust>> {
-        let key = (set.content_hash().to_owned(), agent.name.clone());
+        self.compiled_trust(set, &agent.name, &agent.spec.trust)
+    }
+
+    /// Trust settings compiled once per configuration version and owner (an agent's name,
+    /// or `route:<name>` for a gateway route).
+    pub fn compiled_trust(
+        &self,
+        set: &ConfigSet,
+        owner: &str,
+        spec: &heddle_trust::config::TrustSpec,
+    ) -> RuntimeResult<Arc<AgentTrust>> {
+        let key = (set.content_hash().to_owned(), owner.to_owned());
         let cache = &self.inner.trust;
         if let Some(found) = cache
             .agents
@@ -78,13 +89,12 @@ impl Runtime {
             return Ok(found);
         }
         // A loaded set was checked already; a failure here is a stored set this build reads
-        // differently, and the turn must not run unguarded.
-        let compiled = AgentTrust::compile(&agent.spec.trust)
+        // differently, and nothing may run unguarded.
+        let compiled = AgentTrust::compile(spec)
             .map(Arc::new)
             .map_err(|problems| {
                 RuntimeError::Unavailable(format!(
-                    "the trust settings of agent `{}` do not compile: {}",
-                    agent.name,
+                    "the trust settings of `{owner}` do not compile: {}",
                     problems.join("; ")
                 ))
             })?;
@@ -97,8 +107,86 @@ impl Runtime {
         Ok(compiled)
     }
 
-    pub(crate) fn trust_engine(&self) -> &TrustEngine {
+    /// The detectors of this process (PII, injection, content), built once.
+    pub fn trust_engine(&self) -> &TrustEngine {
         &self.inner.trust.engine
+    }
+
+    /// One LLM-judge rule over an already masked text: the configured model answers YES or
+    /// NO within the rule's timeout. `None` (no answer: a missing binding, an error, a
+    /// timeout, anything but YES or NO) leaves the rule's failure mode to decide; the
+    /// response, when there was one, carries the call's usage.
+    pub async fn ask_judge(
+        &self,
+        tenant_id: TenantId,
+        environment: Environment,
+        set: &ConfigSet,
+        judge: &heddle_trust::rules::JudgeRequest,
+        masked: &str,
+    ) -> (Option<bool>, Option<heddle_providers::ChatResponse>) {
+        let Some(binding) = set.model_binding(&judge.model).map(|b| b.spec.clone()) else {
+            return (None, None);
+        };
+        let Ok(provider) = provider_for(
+            self.identity(),
+            &self.settings().providers,
+            tenant_id,
+            environment,
+            &binding,
+            0,
+        )
+        .await
+        else {
+            return (None, None);
+        };
+        let (system, user) = judge_prompt(&judge.rubric, masked);
+        let request = ChatRequest {
+            model: binding.model.clone(),
+            system: Some(system),
+            messages: vec![Message::user(user)],
+            tools: Vec::new(),
+            max_tokens: 8,
+            temperature: Some(0.0),
+        };
+        let answer = tokio::time::timeout(
+            Duration::from_millis(judge.timeout_ms),
+            provider.chat(&request),
+        )
+        .await;
+        match answer {
+            Ok(Ok(response)) => (parse_judge_answer(&response.content), Some(response)),
+            Ok(Err(_)) | Err(_) => (None, None),
+        }
+    }
+
+    /// Content scores for an already masked text from the moderation endpoint of the
+    /// binding named `binding`; the error says why there are none (the local classifier
+    /// then decides).
+    pub async fn moderate(
+        &self,
+        tenant_id: TenantId,
+        environment: Environment,
+        set: &ConfigSet,
+        binding: &str,
+        masked: &str,
+    ) -> Result<ContentScores, String> {
+        let Some(binding_spec) = set.model_binding(binding).map(|b| b.spec.clone()) else {
+            return Err(format!("no model binding `{binding}`"));
+        };
+        let client = moderation_for(
+            self.identity(),
+            &self.settings().providers,
+            tenant_id,
+            environment,
+            &binding_spec,
+        )
+        .await
+        .map_err(|err| err.reason())?;
+        let body = client
+            .moderate(&[masked.to_owned()])
+            .await
+            .map_err(|err| err.to_string())?;
+        parse_moderation_response(&body).map_err(|err| err.to_string())
     }
 }
 
@@ -357,45 +445,28 @@ impl TurnRun {
         text: &str,
     ) -> RuntimeResult<Option<bool>> {
         let masked = self.masked_copy(text)?;
-        let Some(binding) = self.set.model_binding(&judge.model).map(|b| b.spec.clone()) else {
+        let Some(model) = self
+            .set
+            .model_binding(&judge.model)
+            .map(|b| b.spec.model.clone())
+        else {
             return Ok(None);
         };
-        let provider = match provider_for(
-            self.runtime.identity(),
-            &self.runtime.settings().providers,
-            self.tenant_id(),
-            self.session.environment,
-            &binding,
-            0,
-        )
-        .await
-        {
-            Ok(provider) => provider,
-            Err(_) => return Ok(None),
-        };
-        let (system, user) = judge_prompt(&judge.rubric, &masked);
-        let request = ChatRequest {
-            model: binding.model.clone(),
-            system: Some(system),
-            messages: vec![Message::user(user)],
-            tools: Vec::new(),
-            max_tokens: 8,
-            temperature: Some(0.0),
-        };
-        let answer = tokio::time::timeout(
-            Duration::from_millis(judge.timeout_ms),
-            provider.chat(&request),
-        )
-        .await;
-        let (verdict, usage) = match answer {
-            Ok(Ok(response)) => (parse_judge_answer(&response.content), Some(response)),
-            Ok(Err(_)) | Err(_) => (None, None),
-        };
+        let (verdict, usage) = self
+            .runtime
+            .ask_judge(
+                self.tenant_id(),
+                self.session.environment,
+                &self.set,
+                judge,
+                &masked,
+            )
+            .await;
         let mut step = StepRecord::new(
             "guardrail_judge",
             details([
                 ("rule", Value::from(judge.rule.clone())),
-                ("model", Value::from(binding.model.clone())),
+                ("model", Value::from(model)),
                 (
                     "verdict",
                     verdict.map_or(Value::from("no_answer"), |v| {
@@ -430,24 +501,16 @@ impl TurnRun {
             return Ok(None);
         }
         let masked = self.masked_copy(text)?;
-        let answer = match self.set.model_binding(&name).map(|b| b.spec.clone()) {
-            None => Err(format!("no model binding `{name}`")),
-            Some(binding) => match moderation_for(
-                self.runtime.identity(),
-                &self.runtime.settings().providers,
+        let answer = self
+            .runtime
+            .moderate(
                 self.tenant_id(),
                 self.session.environment,
-                &binding,
+                &self.set,
+                &name,
+                &masked,
             )
-            .await
-            {
-                Err(err) => Err(err.reason()),
-                Ok(client) => match client.moderate(&[masked]).await {
-                    Err(err) => Err(err.to_string()),
-                    Ok(body) => parse_moderation_response(&body).map_err(|err| err.to_string()),
-                },
-            },
-        };
+            .await;
         let (source, error, scores) = match answer {
             Ok(scores) => ("endpoint", None, Some(scores)),
             Err(error) => ("local_fallback", Some(error), None),

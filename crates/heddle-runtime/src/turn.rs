@@ -106,12 +106,22 @@ impl Runtime {
             ));
         }
         let session = self.own_session(caller, tenant_id, session_id).await?;
-        if session.channel == SessionChannel::Mcp {
-            return Err(RuntimeError::Refused(
-                "this session takes direct tool calls (MCP), not messages; open a session \
-                 for a conversation"
-                    .to_owned(),
-            ));
+        match session.channel {
+            SessionChannel::Conversation => {}
+            SessionChannel::Mcp => {
+                return Err(RuntimeError::Refused(
+                    "this session takes direct tool calls (MCP), not messages; open a session \
+                     for a conversation"
+                        .to_owned(),
+                ));
+            }
+            SessionChannel::Gateway => {
+                return Err(RuntimeError::Refused(
+                    "this is the record of a gateway request, not a conversation; open a \
+                     session for a conversation"
+                        .to_owned(),
+                ));
+            }
         }
         let (run, began, deadline) = self.start_turn(caller, session).await?;
         let abandoned_turn = began.map(|t| t.turn);
@@ -813,6 +823,8 @@ impl TurnRun {
         match self.session.channel {
             SessionChannel::Conversation => "model",
             SessionChannel::Mcp => "mcp",
+            // A gateway request never runs a turn here; named for completeness.
+            SessionChannel::Gateway => "gateway",
         }
     }
 

@@ -66,6 +66,7 @@ async fn start() -> Running {
                 name: "bench".into(),
                 role: Role::Viewer,
                 expires_at: None,
+                route: None,
             },
         )
         .await

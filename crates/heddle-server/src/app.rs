@@ -44,6 +44,8 @@ pub struct AppState {
     /// The governed runtime: sessions, turns, executions, customer verification. Shares
     /// `records` (and its caches) with the record API.
     pub runtime: heddle_runtime::Runtime,
+    /// The OpenAI-compatible endpoint, on top of the runtime.
+    pub gateway: heddle_gateway::Gateway,
     pub limiter: Arc<dyn RateLimiter>,
     pub quotas: Quotas,
     pub config: Arc<Config>,
@@ -119,10 +121,18 @@ pub async fn build_state_with_mailer(
             },
         )
     });
+    let gateway = heddle_gateway::Gateway::new(
+        runtime.clone(),
+        identity.clone(),
+        heddle_gateway::GatewaySettings {
+            default_environment: config.gateway.default_environment,
+        },
+    );
     Ok(AppState {
         records,
         mcp,
         runtime,
+        gateway,
         identity,
         limiter,
         quotas: Quotas {
@@ -172,8 +182,13 @@ fn cors_layer(config: &Config) -> CorsLayer {
             header::CONTENT_TYPE,
             HeaderName::from_static("idempotency-key"),
             HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("heddle-environment"),
         ])
-        .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            header::RETRY_AFTER,
+            HeaderName::from_static("heddle-execution-id"),
+        ])
         .max_age(Duration::from_secs(600))
 }
 

@@ -36,6 +36,9 @@ pub struct Config {
     pub mail: heddle_mail::MailConfig,
     /// The governed runtime: sessions, turns, customer verification.
     pub runtime: RuntimeConfig,
+    /// The OpenAI-compatible endpoint (`/v1/chat/completions`, `/v1/models`,
+    /// `/v1/embeddings`).
+    pub gateway: GatewayConfig,
     /// RFC 9116 `/.well-known/security.txt`; not served when absent.
     pub security_txt: Option<SecurityTxtConfig>,
     /// The MCP endpoint, `/mcp/{environment}/{agent}`.
@@ -84,8 +87,26 @@ impl Default for Config {
             siem: SiemConfig::default(),
             mail: heddle_mail::MailConfig::default(),
             runtime: RuntimeConfig::default(),
+            gateway: GatewayConfig::default(),
             security_txt: None,
             mcp: McpConfig::default(),
+        }
+    }
+}
+
+/// `[gateway]`: the OpenAI-compatible endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// The environment whose routes serve a principal that is not pinned to a route and
+    /// sends no `Heddle-Environment` header.
+    pub default_environment: heddle_types::Environment,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            default_environment: heddle_types::Environment::Prod,
         }
     }
 }

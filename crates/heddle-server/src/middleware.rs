@@ -114,11 +114,15 @@ pub async fn limit_request_time(
     }
 }
 
-/// `POST /v1/sessions/{id}/messages`, `POST /v1/sessions/{id}/actions/{action}/confirm` and
-/// `POST /mcp/{environment}/{agent}`.
+/// `POST /v1/sessions/{id}/messages`, `POST /v1/sessions/{id}/actions/{action}/confirm`,
+/// `POST /mcp/{environment}/{agent}`, and the gateway's calls upstream (bounded by their
+/// route's `upstream_timeout_seconds`).
 fn is_turn_request(method: &http::Method, path: &str) -> bool {
     if method != http::Method::POST {
         return false;
+    }
+    if crate::routes::openai::is_openai_path(path) {
+        return true;
     }
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     match segments.as_slice() {
@@ -145,9 +149,13 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
         .get("x-request-id")
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
+    let openai = crate::routes::openai::is_openai_path(request.uri().path());
     let mut response = next.run(request).await;
     if response.extensions().get::<ProtocolBody>().is_some() {
         return response;
+    }
+    if openai {
+        return render_openai_errors(response);
     }
     let problem = match response.extensions_mut().remove::<Problem>() {
         Some(problem) => problem,
@@ -167,6 +175,36 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     problem.request_id = request_id;
     let mut rendered = problem.into_body_response();
     // Keep headers other layers set (CORS, Allow on 405, …) except those the body defines.
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rendered
+                .headers_mut()
+                .entry(name.clone())
+                .or_insert_with(|| value.clone());
+        }
+    }
+    rendered
+}
+
+/// The OpenAI-compatible paths answer errors in OpenAI's shape: the gateway's own are
+/// written already; problems from the layers before it (authentication, rate limits, body
+/// size, unknown method) are rewritten, keeping their status and headers.
+fn render_openai_errors(mut response: Response) -> Response {
+    if response
+        .extensions()
+        .get::<crate::routes::openai::OpenAiShaped>()
+        .is_some()
+    {
+        return response;
+    }
+    let problem = match response.extensions_mut().remove::<Problem>() {
+        Some(problem) => problem,
+        None if response.status().is_client_error() || response.status().is_server_error() => {
+            Problem::from_status(response.status())
+        }
+        None => return response,
+    };
+    let mut rendered = crate::routes::openai::problem_response(&problem);
     for (name, value) in response.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             rendered

@@ -10,6 +10,7 @@ pub mod health;
 pub mod keys;
 pub mod mcp;
 pub mod meta;
+pub mod openai;
 pub mod policies;
 pub mod records;
 pub mod roles;
@@ -52,6 +53,7 @@ use crate::problem::{ApiError, Problem};
         (name = "records", description = "Business records as the caller: sharing, CRUD and field-level security of the tenant's record org apply"),
         (name = "sessions", description = "Conversations with agents: turns on the governed path, their execution records, customer verification"),
         (name = "approvals", description = "Human in the loop: confirming calls held in a conversation, and approving or rejecting what waits for an approver"),
+        (name = "gateway", description = "The OpenAI-compatible endpoint: requests through a route's trust layers, masking, budgets and audit; errors in OpenAI's shape"),
     )
 )]
 struct ApiDoc;
@@ -134,6 +136,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(approvals::approve_action))
         .routes(routes!(approvals::reject_action))
         .routes(routes!(guardrails::list_violations))
+        .routes(routes!(openai::chat_completions))
+        .routes(routes!(openai::list_models))
+        .routes(routes!(openai::embeddings))
 }
 
 /// `?after=<cursor>&limit=<n>` on every list.

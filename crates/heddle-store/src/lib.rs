@@ -15,6 +15,7 @@ mod config_snapshots;
 mod db_error;
 mod drift;
 mod error;
+mod gateway;
 mod mcp_pins;
 mod paging;
 mod pending_actions;
@@ -46,6 +47,10 @@ pub use config_snapshots::{
 };
 pub use drift::{DriftState, DriftStore};
 pub use error::StoreError;
+pub use gateway::{
+    AuditedStep, BudgetHold, BudgetSettlement, BudgetSpent, CloseGatewayExecution, GatewayStore,
+    HoldOutcome, OpenGatewayExecution,
+};
 pub use mcp_pins::{McpPinStore, McpToolPin};
 pub use pending_actions::{
     Decision, HitlMode, NewPendingAction, OnStale, PendingAction, PendingActionStore,
@@ -86,6 +91,7 @@ pub trait Store:
     + PendingActionStore
     + DriftStore
     + McpPinStore
+    + GatewayStore
     + HealthStore
 {
 }
@@ -108,6 +114,7 @@ impl<T> Store for T where
         + PendingActionStore
         + DriftStore
         + McpPinStore
+        + GatewayStore
         + HealthStore
 {
 }
@@ -240,6 +247,25 @@ pub struct NewApiKey {
     pub created_by: Option<UserId>,
     pub created_at: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
+    /// The one gateway route the key may use, if it is pinned to one.
+    pub route: Option<heddle_types::RoutePin>,
+}
+
+/// A key's route pin from its two columns: both set or both absent.
+pub(crate) fn route_pin(
+    environment: Option<String>,
+    route: Option<String>,
+) -> StoreResult<Option<heddle_types::RoutePin>> {
+    match (environment, route) {
+        (None, None) => Ok(None),
+        (Some(environment), Some(route)) => Ok(Some(heddle_types::RoutePin {
+            environment: config_snapshots::parse_environment(&environment)?,
+            route,
+        })),
+        _ => Err(StoreError::Corrupt(
+            "an api key's route pin has one of its two columns".to_owned(),
+        )),
+    }
 }
 
 #[async_trait]

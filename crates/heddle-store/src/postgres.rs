@@ -17,6 +17,7 @@
 mod audit;
 mod config_snapshots;
 mod drift;
+mod gateway;
 mod mcp_pins;
 mod pending_actions;
 mod record_orgs;
@@ -45,6 +46,7 @@ use time::OffsetDateTime;
 use self::audit::insert_outbox_event;
 use crate::db_error::{UniqueColumn, conflict_or_database, is_foreign_key_violation, not_found};
 use crate::paging::{fetch_limit, into_page};
+use crate::route_pin;
 use crate::{
     AccessTokenStore, ApiKeyStore, Bootstrap, HealthStore, NewAccessToken, NewApiKey,
     NewAuditEvent, NewTenant, NewTenantPolicy, NewUser, PolicyStore, StoreError, StoreResult,
@@ -132,7 +134,7 @@ macro_rules! user_columns {
 macro_rules! api_key_columns {
     () => {
         "id, tenant_id, name, prefix, role, created_by, created_at, expires_at, revoked_at, \
-         last_used_at"
+         last_used_at, route_environment, route_name"
     };
 }
 
@@ -185,6 +187,10 @@ fn api_key_from_row(row: &PgRow) -> StoreResult<ApiKey> {
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
         last_used_at: row.try_get("last_used_at")?,
+        route: route_pin(
+            row.try_get("route_environment")?,
+            row.try_get("route_name")?,
+        )?,
     })
 }
 
@@ -551,8 +557,8 @@ impl ApiKeyStore for PgStore {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(concat!(
             "INSERT INTO api_keys (id, tenant_id, name, prefix, lookup, secret_hash, role, \
-             created_by, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
+             created_by, created_at, expires_at, route_environment, route_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ",
             api_key_columns!()
         ))
         .bind(key.id.as_uuid())
@@ -565,6 +571,8 @@ impl ApiKeyStore for PgStore {
         .bind(key.created_by.as_ref().map(UserId::as_uuid))
         .bind(key.created_at)
         .bind(key.expires_at)
+        .bind(key.route.as_ref().map(|pin| pin.environment.as_str()))
+        .bind(key.route.as_ref().map(|pin| pin.route.as_str()))
         .fetch_one(&mut *tx)
         .await;
         let row = match inserted {

@@ -52,6 +52,9 @@ pub enum SessionChannel {
     Conversation,
     /// Direct tool calls of an MCP client: each call is a turn of its own, with no model.
     Mcp,
+    /// One request through a gateway route (`/v1/chat/completions`, `/v1/embeddings`); the
+    /// session's `agent` is the route's name and it has exactly one turn.
+    Gateway,
 }
 
 impl SessionChannel {
@@ -59,6 +62,7 @@ impl SessionChannel {
         match self {
             SessionChannel::Conversation => "conversation",
             SessionChannel::Mcp => "mcp",
+            SessionChannel::Gateway => "gateway",
         }
     }
 
@@ -66,6 +70,7 @@ impl SessionChannel {
         match value {
             "conversation" => Ok(SessionChannel::Conversation),
             "mcp" => Ok(SessionChannel::Mcp),
+            "gateway" => Ok(SessionChannel::Gateway),
             other => Err(StoreError::Corrupt(format!(
                 "unknown session channel `{other}`"
             ))),

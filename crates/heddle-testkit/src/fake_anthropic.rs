@@ -282,7 +282,9 @@ fn render(reply: FakeModelReply, model: &str, count: usize) -> Response {
             body,
         )
             .into_response(),
-        FakeModelReply::Delayed { reply, .. } => render(*reply, model, count),
+        FakeModelReply::Delayed { reply, .. } | FakeModelReply::CutStream { reply, .. } => {
+            render(*reply, model, count)
+        }
     }
 }
 

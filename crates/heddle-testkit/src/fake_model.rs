@@ -29,6 +29,12 @@ pub enum FakeModelReply {
     BadRequest { message: String },
     /// 200 with this raw body: a malformed or truncated response.
     Malformed { body: String },
+    /// When the request asks for a stream: the inner reply's events, cut after this many
+    /// (no `[DONE]`), as a dropped connection leaves them. Otherwise the inner reply.
+    CutStream {
+        after_events: usize,
+        reply: Box<FakeModelReply>,
+    },
     /// The inner reply, after this delay (for timeouts).
     Delayed {
         delay: Duration,
@@ -91,6 +97,14 @@ impl FakeModelReply {
             *text = Some(new_text.into());
         }
         self
+    }
+
+    /// A streamed answer that stops after `after_events` events.
+    pub fn cut_stream(self, after_events: usize) -> Self {
+        FakeModelReply::CutStream {
+            after_events,
+            reply: Box::new(self),
+        }
     }
 
     pub fn delayed(self, delay: Duration) -> Self {

@@ -10,6 +10,10 @@
 //! the whole key sent (OpenAI quotes part of it), so a client that leaks provider messages
 //! into errors is caught.
 //!
+//! With `"stream": true` a completion is streamed as server-sent events (see
+//! `fake_openai_stream`). Every request body is recorded as it arrived, so a test can assert
+//! what an upstream ever saw (`requests()`, `request_bodies()`).
+//!
 //! It also serves `POST /v1/embeddings` and `POST /v1/moderations`, computing deterministic
 //! answers in the documented formats (see `fake_openai_vectors`).
 
@@ -25,6 +29,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use crate::fake_model::{ReplyQueue, fake_model_api};
+use crate::fake_openai_stream::{StreamShape, StreamedCompletion, stream_events, stream_response};
 use crate::fake_openai_vectors::{VectorState, embeddings, moderations};
 use crate::recorder::Recorder;
 use crate::{FakeModelReply, LoopbackServer};
@@ -38,6 +43,8 @@ pub struct FakeOpenAi {
 #[derive(Debug)]
 pub(crate) struct OpenAiState {
     pub(crate) recorder: Recorder,
+    /// How streamed answers are cut into chunks.
+    stream_shape: std::sync::Mutex<StreamShape>,
     replies: ReplyQueue,
     /// `None` accepts requests without a key (a local OpenAI-compatible server).
     pub(crate) api_key: Option<String>,
@@ -69,6 +76,15 @@ impl FakeOpenAi {
         self.state.vectors.moderation_replies.push(reply);
     }
 
+    /// From now on, streamed answers are cut into pieces of this shape.
+    pub fn set_stream_shape(&self, shape: StreamShape) {
+        *self
+            .state
+            .stream_shape
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = shape;
+    }
+
     /// From now on, an input containing `keyword` (case-insensitively) is flagged for
     /// `category`, besides the default keywords.
     pub fn flag_moderation_keyword(&self, keyword: &str, category: &str) {
@@ -78,6 +94,7 @@ impl FakeOpenAi {
     async fn start_with(api_key: Option<String>) -> io::Result<Self> {
         let state = Arc::new(OpenAiState {
             recorder: Recorder::default(),
+            stream_shape: std::sync::Mutex::new(StreamShape::default()),
             replies: ReplyQueue::default(),
             api_key,
             vectors: VectorState::default(),
@@ -145,7 +162,77 @@ async fn chat_completions(
         reply = *inner;
     }
     let count = state.recorder.requests().len();
+    if request.get("stream") == Some(&Value::Bool(true)) {
+        let include_usage = request
+            .pointer("/stream_options/include_usage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let shape = *state
+            .stream_shape
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        return render_stream(reply, &model, count, include_usage, shape, None);
+    }
     render(reply, &model, count)
+}
+
+/// A streamed answer for a completion (cut short for `CutStream`); other replies answer as
+/// they do without streaming, since OpenAI reports errors before a stream starts.
+fn render_stream(
+    reply: FakeModelReply,
+    model: &str,
+    count: usize,
+    include_usage: bool,
+    shape: StreamShape,
+    cut_after: Option<usize>,
+) -> Response {
+    match reply {
+        FakeModelReply::Completion {
+            text,
+            tool_calls,
+            input_tokens,
+            output_tokens,
+            stop_reason,
+        } => {
+            let finish_reason = stop_reason.unwrap_or_else(|| {
+                if tool_calls.is_empty() {
+                    "stop".into()
+                } else {
+                    "tool_calls".into()
+                }
+            });
+            let events = stream_events(
+                &StreamedCompletion {
+                    id: format!("chatcmpl-fake{count}"),
+                    model,
+                    text: text.as_deref(),
+                    tool_calls: &tool_calls,
+                    finish_reason,
+                    usage: json!({
+                        "prompt_tokens": input_tokens,
+                        "completion_tokens": output_tokens,
+                        "total_tokens": input_tokens + output_tokens,
+                    }),
+                    include_usage,
+                    cut_after,
+                },
+                shape,
+            );
+            stream_response(events)
+        }
+        FakeModelReply::CutStream {
+            after_events,
+            reply,
+        } => render_stream(
+            *reply,
+            model,
+            count,
+            include_usage,
+            shape,
+            Some(after_events),
+        ),
+        other => render(other, model, count),
+    }
 }
 
 /// The bearer key, checked as OpenAI does on every endpoint: the 401 to send, if any.
@@ -297,7 +384,9 @@ pub(crate) fn render(reply: FakeModelReply, model: &str, count: usize) -> Respon
             body,
         )
             .into_response(),
-        FakeModelReply::Delayed { reply, .. } => render(*reply, model, count),
+        FakeModelReply::Delayed { reply, .. } | FakeModelReply::CutStream { reply, .. } => {
+            render(*reply, model, count)
+        }
     }
 }
 

@@ -15,7 +15,7 @@
 //!
 //! Checks, as OpenAI makes them: the key, `model` (required for embeddings), and `input` as a
 //! string or a non-empty array of non-empty strings, at most 2048 for embeddings. Stricter in
-//! two ways: token-array and image inputs and `encoding_format: "base64"` are refused (400),
+//! one way: token-array and image inputs are refused (400),
 //! since Heddle sends none of them.
 //!
 //! A reply queued with `push_embeddings_reply` / `push_moderations_reply` replaces the next
@@ -217,10 +217,12 @@ pub(crate) async fn embeddings(
     if inputs.len() > MAX_EMBEDDING_INPUTS {
         return bad_request("'$.input' is invalid: at most 2048 inputs per request.");
     }
-    match request.get("encoding_format").and_then(Value::as_str) {
-        None | Some("float") => {}
-        Some(_) => return bad_request("the fake answers only `encoding_format: \"float\"`"),
-    }
+    // `base64` (what the official SDKs ask for) is the little-endian f32 bytes, base64.
+    let base64 = match request.get("encoding_format").and_then(Value::as_str) {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(_) => return bad_request("'encoding_format' must be 'float' or 'base64'."),
+    };
     let dimension = match request.get("dimensions") {
         None => FAKE_EMBEDDING_DIMENSION,
         Some(value) => match value.as_u64().and_then(|n| usize::try_from(n).ok()) {
@@ -240,7 +242,7 @@ pub(crate) async fn embeddings(
             json!({
                 "object": "embedding",
                 "index": index,
-                "embedding": fake_embedding(text, dimension),
+                "embedding": encode(fake_embedding(text, dimension), base64),
             })
         })
         .collect();
@@ -251,6 +253,14 @@ pub(crate) async fn embeddings(
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     });
     (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+fn encode(vector: Vec<f32>, base64: bool) -> Value {
+    if !base64 {
+        return json!(vector);
+    }
+    let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+    Value::from(heddle_crypto::base64_encode(bytes))
 }
 
 pub(crate) async fn moderations(

@@ -26,6 +26,7 @@ mod elasticsearch;
 mod fake_anthropic;
 mod fake_model;
 mod fake_openai;
+mod fake_openai_stream;
 mod fake_openai_vectors;
 mod recorder;
 mod server;
@@ -38,6 +39,7 @@ pub use elasticsearch::FakeElasticsearch;
 pub use fake_anthropic::{FAKE_ANTHROPIC_VERSION, FakeAnthropic};
 pub use fake_model::{FakeModelReply, FakeToolCall};
 pub use fake_openai::FakeOpenAi;
+pub use fake_openai_stream::StreamShape;
 pub use fake_openai_vectors::{
     DEFAULT_MODERATION_KEYWORDS, FAKE_EMBEDDING_DIMENSION, MODERATION_CATEGORIES, fake_embedding,
 };

@@ -68,10 +68,13 @@ pub enum Action {
     /// records); a side effect (mail, a webhook, another system) receives them only where a
     /// tenant policy permits it.
     UnmaskArguments,
+    /// Send requests through one gateway route (`/v1/chat/completions`, `/v1/embeddings`):
+    /// its upstream model, under its trust layers and budgets.
+    UseRoute,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 28] = [
         Action::ManageUsers,
         Action::ManageBilling,
         Action::CreateAgent,
@@ -99,6 +102,7 @@ impl Action {
         Action::RunWithoutConfirmation,
         Action::RunWithoutApproval,
         Action::UnmaskArguments,
+        Action::UseRoute,
     ];
 
     /// The Cedar action id (`Heddle::Action::"manage_users"`), equal to the wire name.
@@ -131,6 +135,7 @@ impl Action {
             Action::RunWithoutConfirmation => "run_without_confirmation",
             Action::RunWithoutApproval => "run_without_approval",
             Action::UnmaskArguments => "unmask_arguments",
+            Action::UseRoute => "use_route",
         }
     }
 }

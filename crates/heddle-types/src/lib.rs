@@ -25,7 +25,7 @@ pub use ids::{
 };
 pub use principal::{CapabilityResource, Principal, PrincipalKind, Resource};
 pub use records::{
-    AccessToken, ApiKey, MAX_PAGE_LIMIT, Page, PageRequest, Tenant, TenantPolicy, User,
+    AccessToken, ApiKey, MAX_PAGE_LIMIT, Page, PageRequest, RoutePin, Tenant, TenantPolicy, User,
 };
 pub use role::{Role, RoleParseError};
 pub use secrets::{Environment, EnvironmentParseError, Secret, SecretKind, SecretKindParseError};

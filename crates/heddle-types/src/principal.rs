@@ -25,6 +25,9 @@ pub struct Principal {
     pub operator_tenant: bool,
     pub role: Role,
     pub display_name: String,
+    /// For an API key pinned to one gateway route: that route, the only one it may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<crate::RoutePin>,
 }
 
 impl Principal {
@@ -36,6 +39,7 @@ impl Principal {
             operator_tenant,
             role: user.role,
             display_name: user.display_name.clone(),
+            route: None,
         }
     }
 
@@ -47,6 +51,7 @@ impl Principal {
             operator_tenant,
             role: key.role,
             display_name: key.name.clone(),
+            route: key.route.clone(),
         }
     }
 
@@ -80,6 +85,13 @@ pub enum Resource {
     /// A capability an agent offers in one environment: what a proposed tool call is
     /// authorized against, so tenant policies can allow or forbid single capabilities.
     Capability(Box<CapabilityResource>),
+    /// A gateway route in one environment: what a request to the OpenAI-compatible endpoint
+    /// is authorized against.
+    Route {
+        tenant_id: TenantId,
+        environment: Environment,
+        name: String,
+    },
 }
 
 /// The attributes of a [`Resource::Capability`], as Cedar policies see them.
@@ -107,6 +119,7 @@ impl Resource {
             | Resource::ApiKey { tenant_id, .. }
             | Resource::Secret { tenant_id, .. } => *tenant_id,
             Resource::Capability(capability) => capability.tenant_id,
+            Resource::Route { tenant_id, .. } => *tenant_id,
         }
     }
 }

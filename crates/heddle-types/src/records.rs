@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::{AccessTokenId, ApiKeyId, PolicyId, Role, TenantId, UserId};
+use crate::{AccessTokenId, ApiKeyId, Environment, PolicyId, Role, TenantId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Tenant {
@@ -50,6 +50,18 @@ pub struct ApiKey {
     pub revoked_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
+    /// The one gateway route the key may use, when it is pinned to one; such a key reaches
+    /// nothing else through the OpenAI-compatible endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<RoutePin>,
+}
+
+/// A gateway route in one environment, as an API key is pinned to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RoutePin {
+    pub environment: Environment,
+    /// The route's name (`kind: Route` in the applied configuration).
+    pub route: String,
 }
 
 impl ApiKey {

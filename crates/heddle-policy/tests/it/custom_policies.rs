@@ -83,8 +83,8 @@ fn every_problem_is_reported_not_just_the_first() {
          when { principal.department == \"sales\" && resource.colour == \"red\" };",
     );
     // `department` once; `colour` once per resource type it could be read on (tenant,
-    // user, API key, secret, capability).
-    assert_eq!(error.diagnostics.len(), 6, "{error}");
+    // user, API key, secret, capability, route).
+    assert_eq!(error.diagnostics.len(), 7, "{error}");
     assert!(
         error.diagnostics[0].message.contains("department"),
         "{error}"
@@ -379,4 +379,46 @@ fn side_effects_receive_unmasked_arguments_only_where_a_tenant_permits() {
         .compile_tenant_policies(std::slice::from_ref(&policy))
         .unwrap();
     assert!(allowed(Some(&set), "side_effect"));
+}
+
+#[test]
+fn a_custom_forbid_can_close_one_route_in_one_environment() {
+    let authorizer = authorizer();
+    let tenant = TenantId::new();
+    let policy = tenant_policy(
+        tenant,
+        r#"@id("no-prod-gpt-for-keys")
+           forbid(principal, action == Heddle::Action::"use_route", resource)
+           when { principal.kind == "api_key" && resource.name == "support_gpt"
+                  && resource.environment == "prod" };"#,
+    );
+    let set = authorizer
+        .compile_tenant_policies(std::slice::from_ref(&policy))
+        .unwrap();
+    let key = principal(Role::Operator, PrincipalKind::ApiKey, tenant, false);
+    let allowed = |name: &str, environment| {
+        authorizer
+            .authorize(
+                &key,
+                Action::UseRoute,
+                &crate::route_in(tenant, name, environment),
+                Some(&set),
+            )
+            .allowed
+    };
+    assert!(!allowed("support_gpt", heddle_types::Environment::Prod));
+    assert!(allowed("support_gpt", heddle_types::Environment::Dev));
+    assert!(allowed("other_route", heddle_types::Environment::Prod));
+    // Viewers may not use routes at all.
+    let viewer = user_in(Role::Viewer, tenant);
+    assert!(
+        !authorizer
+            .authorize(
+                &viewer,
+                Action::UseRoute,
+                &crate::route_in(tenant, "support_gpt", heddle_types::Environment::Dev),
+                Some(&set),
+            )
+            .allowed
+    );
 }

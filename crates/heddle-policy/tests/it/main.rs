@@ -36,6 +36,7 @@ fn principal(role: Role, kind: PrincipalKind, tenant_id: TenantId, operator: boo
         operator_tenant: operator,
         role,
         display_name: format!("{role} {kind:?}"),
+        route: None,
     }
 }
 
@@ -45,7 +46,7 @@ fn user_in(role: Role, tenant_id: TenantId) -> Principal {
 
 /// Every kind of resource inside `tenant_id`, none of them the principal's own identity. The
 /// secret is outside `prod`, where the role table holds as written (`secrets.rs` has `prod`).
-fn resources_in(tenant_id: TenantId) -> [Resource; 5] {
+fn resources_in(tenant_id: TenantId) -> [Resource; 6] {
     [
         Resource::Tenant(tenant_id),
         Resource::User {
@@ -58,6 +59,7 @@ fn resources_in(tenant_id: TenantId) -> [Resource; 5] {
         },
         secret_in(tenant_id, Environment::Dev),
         capability_in(tenant_id, "write", Environment::Dev),
+        route_in(tenant_id, "support_gpt", Environment::Dev),
     ]
 }
 
@@ -71,6 +73,14 @@ fn capability_in(tenant_id: TenantId, effect: &str, environment: Environment) ->
         data: "private".to_owned(),
         audience: "employee".to_owned(),
     }))
+}
+
+fn route_in(tenant_id: TenantId, name: &str, environment: Environment) -> Resource {
+    Resource::Route {
+        tenant_id,
+        environment,
+        name: name.to_owned(),
+    }
 }
 
 fn secret_in(tenant_id: TenantId, environment: Environment) -> Resource {

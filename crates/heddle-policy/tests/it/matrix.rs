@@ -15,7 +15,7 @@ const N: bool = false;
 /// policy file. Columns: Admin, Builder, Operator, Viewer, ComplianceOfficer.
 /// `ManageTenants` is for a principal of a non-operator tenant; `ViewSelf` is tested apart.
 /// The secret rows hold on the tenant and on secrets outside `prod` (`secrets.rs` has `prod`).
-const EXPECTED: [(Action, [bool; 5]); 26] = [
+const EXPECTED: [(Action, [bool; 5]); 27] = [
     // Seed 002.
     (Action::ManageUsers, [Y, N, N, N, N]), // Manage team & users
     (Action::ManageBilling, [Y, N, N, N, N]), // Manage billing
@@ -49,6 +49,8 @@ const EXPECTED: [(Action, [bool; 5]); 26] = [
     (Action::RunWithoutApproval, [Y, Y, Y, Y, Y]),
     // The matrix's capability is a write: its arguments may be unmasked.
     (Action::UnmaskArguments, [Y, Y, Y, Y, Y]),
+    // Gateway routes: whoever may execute agents may use routes.
+    (Action::UseRoute, [Y, Y, Y, N, N]),
 ];
 
 const ROLE_COLUMNS: [Role; 5] = [
@@ -75,6 +77,7 @@ fn applies_to(action: Action, resource: &Resource) -> bool {
                 | Action::RunWithoutConfirmation
                 | Action::RunWithoutApproval
                 | Action::UnmaskArguments
+                | Action::UseRoute
         ),
         Resource::User { .. } => matches!(
             action,
@@ -91,6 +94,7 @@ fn applies_to(action: Action, resource: &Resource) -> bool {
                 | Action::RunWithoutApproval
                 | Action::UnmaskArguments
         ),
+        Resource::Route { .. } => action == Action::UseRoute,
     }
 }
 
@@ -144,8 +148,8 @@ fn every_role_and_action_in_the_own_tenant_matches_the_seed_table() {
         }
     }
     // 5 roles × 2 kinds × (22 actions on the tenant + 2 on users + 1 on API keys + 2 on
-    // secrets + 4 on capabilities).
-    assert_eq!(checked, 5 * 2 * 31);
+    // secrets + 4 on capabilities + 1 on routes).
+    assert_eq!(checked, 5 * 2 * 32);
 }
 
 #[test]

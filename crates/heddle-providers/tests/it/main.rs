@@ -13,6 +13,7 @@ mod anthropic;
 mod embeddings;
 mod moderation;
 mod openai;
+mod passthrough;
 mod scripted;
 
 use heddle_providers::{ChatRequest, Message, ToolCall, ToolSpec};

@@ -286,6 +286,7 @@ impl World {
                     name: format!("{role} channel"),
                     role,
                     expires_at: None,
+                    route: None,
                 },
             )
             .await

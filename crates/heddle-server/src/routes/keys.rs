@@ -39,6 +39,14 @@ pub struct CreateApiKeyRequest {
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<time::OffsetDateTime>,
+    /// Pins the key to this gateway route: it can use only that route through the
+    /// OpenAI-compatible endpoint (`/v1/chat/completions`, `/v1/embeddings`).
+    #[serde(default)]
+    route: Option<String>,
+    /// The environment of `route`: `dev`, `staging` or `prod` (default `prod`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    environment: Option<heddle_types::Environment>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -65,6 +73,7 @@ pub async fn create_api_key(
                 name: request.name,
                 role: request.role,
                 expires_at: request.expires_at,
+                route: pin(request.route, request.environment)?,
             },
         )
         .await?;
@@ -75,6 +84,27 @@ pub async fn create_api_key(
             token: issued.token.expose_secret().to_owned(),
         }),
     ))
+}
+
+/// The route pin of a key request: `environment` only with `route`.
+fn pin(
+    route: Option<String>,
+    environment: Option<heddle_types::Environment>,
+) -> Result<Option<heddle_types::RoutePin>, ApiError> {
+    match (route, environment) {
+        (Some(route), environment) => Ok(Some(heddle_types::RoutePin {
+            environment: environment.unwrap_or(heddle_types::Environment::Prod),
+            route,
+        })),
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+            "Invalid field",
+            "`environment` pins a key together with `route`; name the route too.",
+        )
+        .into()),
+    }
 }
 
 /// One API key.

@@ -34,6 +34,7 @@ pub async fn list_roles(
             operator_tenant: caller.principal.operator_tenant,
             role,
             display_name: String::new(),
+            route: None,
         };
         let mut allowed = Vec::new();
         for action in Action::ALL

@@ -85,6 +85,7 @@ impl TestServer {
                         name: format!("{role} test key"),
                         role,
                         expires_at: None,
+                        route: None,
                     },
                 )
                 .await

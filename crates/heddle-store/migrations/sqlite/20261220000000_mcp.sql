@@ -1,5 +1,6 @@
--- Which way a session is used: a conversation with the agent's model (`conversation`), or
+-- Which way a session is used: a conversation with the agent's model (`conversation`),
 -- direct tool calls of an MCP client (`mcp`), where no model runs and a held call's result
--- settles its own turn instead of resuming a model loop. See `src/sessions.rs`.
+-- settles its own turn instead of resuming a model loop, or one request through a gateway
+-- route (`gateway`, whose `agent` column holds the route's name). See `src/sessions.rs`.
 ALTER TABLE sessions ADD COLUMN channel TEXT NOT NULL DEFAULT 'conversation'
-    CHECK (channel IN ('conversation', 'mcp'));
+    CHECK (channel IN ('conversation', 'mcp', 'gateway'));

@@ -57,3 +57,7 @@ GRANT SELECT, INSERT, UPDATE ON drift_baselines TO heddle_app;
 
 -- MCP tool pins: approved (upserted) and revoked by admins.
 GRANT SELECT, INSERT, UPDATE, DELETE ON mcp_tool_pins TO heddle_app;
+-- Gateway budgets: counters move both ways as requests reserve and settle; reservations are
+-- added and removed when settled or expired.
+GRANT SELECT, INSERT, UPDATE ON budget_counters TO heddle_app;
+GRANT SELECT, INSERT, DELETE ON budget_reservations TO heddle_app;

@@ -119,7 +119,7 @@ macro_rules! turn_columns {
     clippy::too_many_arguments,
     reason = "the step's key, its session's copies and the step"
 )]
-async fn insert_step(
+pub(super) async fn insert_step(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: TenantId,
     session_id: SessionId,

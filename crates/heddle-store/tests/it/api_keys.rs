@@ -41,6 +41,7 @@ async fn create_get_and_find_api_key(db: TestDb) {
         expires_at: input.expires_at,
         revoked_at: None,
         last_used_at: None,
+        route: None,
     };
     assert_eq!(created, expected);
     assert_eq!(

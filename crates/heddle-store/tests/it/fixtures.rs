@@ -81,6 +81,7 @@ pub fn new_api_key(tenant_id: TenantId, lookup: &str) -> NewApiKey {
         created_by: None,
         created_at: at(2),
         expires_at: Some(at(86_400)),
+        route: None,
     }
 }
 

@@ -34,6 +34,7 @@ mod config_snapshots;
 mod drift;
 mod engines;
 mod fixtures;
+mod gateway;
 mod harness;
 mod mcp_pins;
 mod pending_actions;

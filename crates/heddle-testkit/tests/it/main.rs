@@ -345,7 +345,7 @@ async fn the_fake_openai_embeddings_and_moderations_speak_the_documented_formats
         r#"{"model": "m", "input": []}"#,
         r#"{"model": "m", "input": [""]}"#,
         r#"{"model": "m", "input": [[1, 2]]}"#,
-        r#"{"model": "m", "input": "a", "encoding_format": "base64"}"#,
+        r#"{"model": "m", "input": "a", "encoding_format": "binary"}"#,
         r#"{"model": "m", "input": "a", "dimensions": 0}"#,
     ] {
         let refused = post(&embeddings, &bearer, "application/json", refused_body).await;

@@ -1,0 +1,183 @@
+//! The execution record of one gateway request: steps drafted as the request goes, written
+//! with their audit events (`execution.<kind>`) in the two transactions of
+//! `heddle_store::GatewayStore` — before the upstream call and after it.
+
+use std::time::Duration;
+
+use heddle_identity::{Caller, Identity};
+use heddle_store::{AuditedStep, NewStep};
+use heddle_types::{
+    AuditEvent, AuditOutcome, AuditTarget, Environment, ExecutionId, SessionId, TenantId,
+};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::screen::Violations;
+
+/// One step before it is stored.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub kind: &'static str,
+    pub payload: Map<String, Value>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_micros: i64,
+    pub latency: Option<Duration>,
+    pub at: OffsetDateTime,
+}
+
+impl Draft {
+    pub fn new(kind: &'static str, payload: Map<String, Value>, at: OffsetDateTime) -> Self {
+        Self {
+            kind,
+            payload,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_micros: 0,
+            latency: None,
+            at,
+        }
+    }
+}
+
+/// `details` from pairs.
+pub fn details<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
+    pairs
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect()
+}
+
+/// Who and what a request's record is about.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub tenant_id: TenantId,
+    pub environment: Environment,
+    pub route: String,
+    pub session_id: SessionId,
+    pub execution_id: ExecutionId,
+}
+
+impl Execution {
+    fn target(&self) -> AuditTarget {
+        AuditTarget {
+            kind: "execution".to_owned(),
+            id: self.execution_id.to_string(),
+        }
+    }
+
+    /// An audit event about this execution (or, with another `target`, about its session).
+    pub fn event(
+        &self,
+        identity: &Identity,
+        caller: &Caller,
+        action: &str,
+        outcome: AuditOutcome,
+        details: Map<String, Value>,
+        target: AuditTarget,
+    ) -> AuditEvent {
+        AuditEvent {
+            tenant_id: self.tenant_id,
+            environment: Some(self.environment.as_str().to_owned()),
+            actor: caller.audit_actor(),
+            action: action.to_owned(),
+            target: Some(target),
+            outcome,
+            request: caller.request.clone(),
+            duration_ms: Some(
+                u64::try_from(caller.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            ),
+            occurred_at: identity.now(),
+            details,
+        }
+    }
+
+    /// A draft as the store writes it, with its audit event: the payload, the session, the
+    /// turn and the usage; a guardrail that blocked is a `denied` event.
+    pub fn audited(&self, identity: &Identity, caller: &Caller, draft: Draft) -> AuditedStep {
+        let mut audit_details = draft.payload.clone();
+        audit_details.insert("session".into(), Value::from(self.session_id.to_string()));
+        audit_details.insert("turn".into(), Value::from(1));
+        audit_details.insert("route".into(), Value::from(self.route.clone()));
+        if draft.input_tokens != 0 || draft.output_tokens != 0 || draft.cost_micros != 0 {
+            audit_details.insert(
+                "usage".into(),
+                json!({
+                    "input_tokens": draft.input_tokens,
+                    "output_tokens": draft.output_tokens,
+                    "cost_micros": draft.cost_micros,
+                }),
+            );
+        }
+        let denied =
+            draft.kind == "guardrail" && draft.payload.get("action") == Some(&Value::from("block"));
+        let event = self.event(
+            identity,
+            caller,
+            &format!("execution.{}", draft.kind),
+            if denied {
+                AuditOutcome::Denied
+            } else {
+                AuditOutcome::Success
+            },
+            audit_details,
+            self.target(),
+        );
+        AuditedStep {
+            step: NewStep {
+                kind: draft.kind.to_owned(),
+                payload: Value::Object(draft.payload),
+                input_tokens: draft.input_tokens,
+                output_tokens: draft.output_tokens,
+                cost_micros: draft.cost_micros,
+                latency_ms: draft
+                    .latency
+                    .map(|l| i64::try_from(l.as_millis()).unwrap_or(i64::MAX)),
+                at: draft.at,
+            },
+            audit: heddle_audit_log::prepare_event(&event),
+        }
+    }
+
+    /// A state change of the execution (`turn.begin`, `turn.completed` …) as the store's
+    /// transaction writes it.
+    pub fn change(
+        &self,
+        identity: &Identity,
+        caller: &Caller,
+        action: &str,
+        details: Map<String, Value>,
+    ) -> heddle_store::NewAuditEvent {
+        heddle_audit_log::prepare_event(&self.event(
+            identity,
+            caller,
+            action,
+            AuditOutcome::Success,
+            details,
+            self.target(),
+        ))
+    }
+}
+
+/// Every violation of a screening as a `guardrail` step, in order.
+pub fn violation_drafts(violations: &Violations, at: OffsetDateTime) -> Vec<Draft> {
+    violations
+        .iter()
+        .map(|(stage, channel, violation)| {
+            Draft::new(
+                "guardrail",
+                details([
+                    ("stage", serde_json::to_value(stage).unwrap_or_default()),
+                    ("channel", Value::from(channel.as_str())),
+                    ("guardrail", Value::from(violation.guardrail.as_str())),
+                    ("detail", Value::from(violation.detail.clone())),
+                    ("severity", Value::from(violation.severity.as_str())),
+                    ("action", Value::from(violation.action.as_str())),
+                    ("excerpt", Value::from(violation.excerpt.clone())),
+                    ("failed", Value::from(violation.failed)),
+                ]),
+                at,
+            )
+        })
+        .collect()
+}

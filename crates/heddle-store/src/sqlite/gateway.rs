@@ -1,0 +1,272 @@
+//! Gateway executions and budget windows on SQLite. `BEGIN IMMEDIATE` serializes writers, so
+//! the conditional upsert of a reservation sees every earlier one.
+
+use async_trait::async_trait;
+use heddle_types::TenantId;
+use sqlx::{Sqlite, Transaction};
+use time::OffsetDateTime;
+
+use super::audit::insert_outbox_event;
+use super::sessions::insert_step;
+use super::{BEGIN_IMMEDIATE, SqliteStore, to_micros};
+use crate::db_error::{is_foreign_key_violation, not_found};
+use crate::gateway::{
+    BudgetHold, BudgetSettlement, BudgetSpent, CloseGatewayExecution, GatewayStore, HoldOutcome,
+    OpenGatewayExecution, exceeds_alone,
+};
+use crate::sessions::turn_not_running;
+use crate::{SessionChannel, StoreResult, TurnStatus};
+
+async fn spent(
+    executor: impl sqlx::SqliteExecutor<'_>,
+    tenant_id: TenantId,
+    scope: &str,
+    window_start: OffsetDateTime,
+) -> StoreResult<BudgetSpent> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT tokens, cost_micros FROM budget_counters \
+         WHERE tenant_id = $1 AND scope = $2 AND window_start = $3",
+    )
+    .bind(tenant_id.as_uuid())
+    .bind(scope)
+    .bind(to_micros(window_start))
+    .fetch_optional(executor)
+    .await?;
+    Ok(
+        row.map_or_else(BudgetSpent::default, |(tokens, cost_micros)| BudgetSpent {
+            tokens,
+            cost_micros,
+        }),
+    )
+}
+
+/// Releases the window's expired reservations, then adds the hold where it fits.
+async fn hold_budget(
+    tx: &mut Transaction<'_, Sqlite>,
+    tenant_id: TenantId,
+    hold: &BudgetHold,
+    now: OffsetDateTime,
+) -> StoreResult<HoldOutcome> {
+    let window = to_micros(hold.window_start);
+    let released: Vec<(i64, i64)> = sqlx::query_as(
+        "DELETE FROM budget_reservations WHERE tenant_id = $1 AND scope = $2 \
+         AND window_start = $3 AND expires_at <= $4 RETURNING tokens, cost_micros",
+    )
+    .bind(tenant_id.as_uuid())
+    .bind(&hold.scope)
+    .bind(window)
+    .bind(to_micros(now))
+    .fetch_all(&mut **tx)
+    .await?;
+    if !released.is_empty() {
+        let (tokens, cost) = released.iter().fold((0i64, 0i64), |(t, c), (rt, rc)| {
+            (t.saturating_add(*rt), c.saturating_add(*rc))
+        });
+        sqlx::query(
+            "UPDATE budget_counters SET tokens = max(0, tokens - $4), \
+             cost_micros = max(0, cost_micros - $5) \
+             WHERE tenant_id = $1 AND scope = $2 AND window_start = $3",
+        )
+        .bind(tenant_id.as_uuid())
+        .bind(&hold.scope)
+        .bind(window)
+        .bind(tokens)
+        .bind(cost)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if exceeds_alone(hold) {
+        return Ok(HoldOutcome::Refused(
+            spent(&mut **tx, tenant_id, &hold.scope, hold.window_start).await?,
+        ));
+    }
+    // The insert of a first reservation cannot pass the caps (checked above); an update
+    // happens only where the sum stays within them, else no row comes back.
+    let granted: Option<(i64, i64)> = sqlx::query_as(
+        "INSERT INTO budget_counters (tenant_id, scope, window_start, tokens, cost_micros) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (tenant_id, scope, window_start) DO UPDATE SET \
+         tokens = budget_counters.tokens + excluded.tokens, \
+         cost_micros = budget_counters.cost_micros + excluded.cost_micros \
+         WHERE ($6 IS NULL OR budget_counters.tokens + excluded.tokens <= $6) \
+         AND ($7 IS NULL OR budget_counters.cost_micros + excluded.cost_micros <= $7) \
+         RETURNING tokens, cost_micros",
+    )
+    .bind(tenant_id.as_uuid())
+    .bind(&hold.scope)
+    .bind(window)
+    .bind(hold.tokens)
+    .bind(hold.cost_micros)
+    .bind(hold.limit_tokens)
+    .bind(hold.limit_cost_micros)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if granted.is_none() {
+        return Ok(HoldOutcome::Refused(
+            spent(&mut **tx, tenant_id, &hold.scope, hold.window_start).await?,
+        ));
+    }
+    sqlx::query(
+        "INSERT INTO budget_reservations (tenant_id, id, scope, window_start, tokens, \
+         cost_micros, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(tenant_id.as_uuid())
+    .bind(hold.id)
+    .bind(&hold.scope)
+    .bind(window)
+    .bind(hold.tokens)
+    .bind(hold.cost_micros)
+    .bind(to_micros(hold.expires_at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(HoldOutcome::Held)
+}
+
+async fn settle_budget(
+    tx: &mut Transaction<'_, Sqlite>,
+    tenant_id: TenantId,
+    settle: &BudgetSettlement,
+) -> StoreResult<()> {
+    let reserved: Option<(i64, i64)> = sqlx::query_as(
+        "DELETE FROM budget_reservations WHERE tenant_id = $1 AND id = $2 \
+         RETURNING tokens, cost_micros",
+    )
+    .bind(tenant_id.as_uuid())
+    .bind(settle.id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    // Released meanwhile (expired): the estimate is no longer counted, the usage is added.
+    let (reserved_tokens, reserved_cost) = reserved.unwrap_or((0, 0));
+    sqlx::query(
+        "INSERT INTO budget_counters (tenant_id, scope, window_start, tokens, cost_micros) \
+         VALUES ($1, $2, $3, max(0, $4), max(0, $5)) \
+         ON CONFLICT (tenant_id, scope, window_start) DO UPDATE SET \
+         tokens = max(0, budget_counters.tokens + $4 - $6), \
+         cost_micros = max(0, budget_counters.cost_micros + $5 - $7)",
+    )
+    .bind(tenant_id.as_uuid())
+    .bind(&settle.scope)
+    .bind(to_micros(settle.window_start))
+    .bind(settle.tokens)
+    .bind(settle.cost_micros)
+    .bind(reserved_tokens)
+    .bind(reserved_cost)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl GatewayStore for SqliteStore {
+    async fn open_gateway_execution(&self, open: OpenGatewayExecution) -> StoreResult<HoldOutcome> {
+        let session = &open.session;
+        let at = session.created_at;
+        let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
+        sqlx::query(
+            "INSERT INTO sessions (tenant_id, id, environment, agent, config_version, \
+             principal_kind, principal_id, verified_customer_id, session_record_id, last_turn, \
+             created_at, updated_at, channel) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, 1, $8, $8, $9)",
+        )
+        .bind(session.tenant_id.as_uuid())
+        .bind(session.id.as_uuid())
+        .bind(session.environment.as_str())
+        .bind(&session.agent)
+        .bind(session.config_version)
+        .bind(&session.principal_kind)
+        .bind(&session.principal_id)
+        .bind(to_micros(at))
+        .bind(SessionChannel::Gateway.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| {
+            if is_foreign_key_violation(&err) {
+                not_found("tenant", session.tenant_id)
+            } else {
+                crate::db_error::conflict_or_database(err, "session", &session.id.to_string(), &[])
+            }
+        })?;
+        sqlx::query(
+            "INSERT INTO turns (tenant_id, session_id, turn, execution_id, status, started_at) \
+             VALUES ($1, $2, 1, $3, 'running', $4)",
+        )
+        .bind(session.tenant_id.as_uuid())
+        .bind(session.id.as_uuid())
+        .bind(open.execution_id.as_uuid())
+        .bind(to_micros(at))
+        .execute(&mut *tx)
+        .await?;
+        insert_outbox_event(&mut *tx, &open.session_audit).await?;
+        insert_outbox_event(&mut *tx, &open.turn_audit).await?;
+        for audited in &open.steps {
+            insert_step(
+                &mut tx,
+                session.tenant_id,
+                session.id,
+                1,
+                session.environment.as_str(),
+                &session.agent,
+                true,
+                &audited.step,
+            )
+            .await?;
+            insert_outbox_event(&mut *tx, &audited.audit).await?;
+        }
+        let outcome = match &open.hold {
+            Some(hold) => hold_budget(&mut tx, session.tenant_id, hold, at).await?,
+            None => HoldOutcome::Held,
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn close_gateway_execution(&self, close: CloseGatewayExecution) -> StoreResult<()> {
+        if close.status == TurnStatus::Running {
+            return Err(turn_not_running(1));
+        }
+        let mut tx = self.pool.begin_with(BEGIN_IMMEDIATE).await?;
+        for audited in &close.steps {
+            insert_step(
+                &mut tx,
+                close.tenant_id,
+                close.session_id,
+                1,
+                close.environment.as_str(),
+                &close.route,
+                true,
+                &audited.step,
+            )
+            .await?;
+            insert_outbox_event(&mut *tx, &audited.audit).await?;
+        }
+        let finished = sqlx::query(
+            "UPDATE turns SET status = $3, finished_at = $4, status_reason = $5 \
+             WHERE tenant_id = $1 AND session_id = $2 AND turn = 1 AND status = 'running'",
+        )
+        .bind(close.tenant_id.as_uuid())
+        .bind(close.session_id.as_uuid())
+        .bind(close.status.as_str())
+        .bind(to_micros(close.at))
+        .bind(&close.reason)
+        .execute(&mut *tx)
+        .await?;
+        if finished.rows_affected() != 1 {
+            return Err(turn_not_running(1));
+        }
+        insert_outbox_event(&mut *tx, &close.audit).await?;
+        if let Some(settle) = &close.settle {
+            settle_budget(&mut tx, close.tenant_id, settle).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn budget_spent(
+        &self,
+        tenant_id: TenantId,
+        scope: &str,
+        window_start: OffsetDateTime,
+    ) -> StoreResult<BudgetSpent> {
+        spent(&self.pool, tenant_id, scope, window_start).await
+    }
+}
