@@ -3,7 +3,7 @@
 //!
 //! ```yaml
 //! api_version: heddle/v1
-//! kind: Capability            # Agent | Capability | ModelBinding
+//! kind: Capability            # Agent | Capability | ModelBinding | McpServer
 //! name: list_my_open_opportunities
 //! spec: { ... }
 //! ```
@@ -25,6 +25,7 @@ pub enum Kind {
     Agent,
     Capability,
     ModelBinding,
+    McpServer,
 }
 
 /// A whole file: header plus the spec of its kind.
@@ -421,3 +422,6 @@ pub type Agent = Document<AgentSpec>;
 pub type Capability = Document<CapabilitySpec>;
 /// A model binding as loaded.
 pub type ModelBinding = Document<ModelBindingSpec>;
+
+/// `kind: McpServer`: an upstream MCP server (see [`crate::mcp_server`]).
+pub type McpServer = Document<crate::mcp_server::McpServerSpec>;

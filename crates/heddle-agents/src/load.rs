@@ -15,7 +15,8 @@ use heddle_records::metadata::USER_PREFIX;
 
 use crate::config::{
     API_VERSION, Agent, AgentKind, Audience, Backend, Budget, Capability, Document, Effect,
-    HitlMode, IdentityMode, Kind, MAX_STEPS, MAX_TURN_TIMEOUT_SECONDS, ModelBinding, Provider,
+    HitlMode, IdentityMode, Kind, MAX_STEPS, MAX_TURN_TIMEOUT_SECONDS, McpServer, ModelBinding,
+    Provider,
 };
 use crate::locate::{FieldPath, locate};
 use crate::schema::{check_schema, has_type};
@@ -78,6 +79,8 @@ pub struct ConfigSet {
     pub agents: BTreeMap<String, Loaded<Agent>>,
     pub capabilities: BTreeMap<String, Loaded<Capability>>,
     pub model_bindings: BTreeMap<String, Loaded<ModelBinding>>,
+    /// Upstream MCP servers (`kind: McpServer`).
+    pub mcp_servers: BTreeMap<String, Loaded<McpServer>>,
     sources: BTreeMap<String, String>,
     hash: String,
 }
@@ -90,6 +93,10 @@ struct Canonical<'a> {
     agents: BTreeMap<&'a str, &'a Agent>,
     capabilities: BTreeMap<&'a str, &'a Capability>,
     model_bindings: BTreeMap<&'a str, &'a ModelBinding>,
+    /// Left out when empty, so a set without upstream servers hashes as it did before the
+    /// kind existed.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    mcp_servers: BTreeMap<&'a str, &'a McpServer>,
 }
 
 impl ConfigSet {
@@ -100,7 +107,12 @@ impl ConfigSet {
 
     /// The definitions as canonical JSON (keys sorted, no whitespace, no file names).
     pub fn canonical_json(&self) -> Vec<u8> {
-        canonical_json(&self.agents, &self.capabilities, &self.model_bindings)
+        canonical_json(
+            &self.agents,
+            &self.capabilities,
+            &self.model_bindings,
+            &self.mcp_servers,
+        )
     }
 
     /// The 1-based line of `field` in `file` (its deepest ancestor found when the field itself
@@ -120,6 +132,10 @@ impl ConfigSet {
     pub fn model_binding(&self, name: &str) -> Option<&ModelBinding> {
         self.model_bindings.get(name).map(|l| &l.doc)
     }
+
+    pub fn mcp_server(&self, name: &str) -> Option<&McpServer> {
+        self.mcp_servers.get(name).map(|l| &l.doc)
+    }
 }
 
 /// The hashed structure of a set's definitions.
@@ -127,6 +143,7 @@ fn canonical<'a>(
     agents: &'a BTreeMap<String, Loaded<Agent>>,
     capabilities: &'a BTreeMap<String, Loaded<Capability>>,
     model_bindings: &'a BTreeMap<String, Loaded<ModelBinding>>,
+    mcp_servers: &'a BTreeMap<String, Loaded<McpServer>>,
 ) -> Canonical<'a> {
     Canonical {
         api_version: API_VERSION,
@@ -139,6 +156,10 @@ fn canonical<'a>(
             .iter()
             .map(|(k, v)| (k.as_str(), &v.doc))
             .collect(),
+        mcp_servers: mcp_servers
+            .iter()
+            .map(|(k, v)| (k.as_str(), &v.doc))
+            .collect(),
     }
 }
 
@@ -146,12 +167,13 @@ fn canonical_json(
     agents: &BTreeMap<String, Loaded<Agent>>,
     capabilities: &BTreeMap<String, Loaded<Capability>>,
     model_bindings: &BTreeMap<String, Loaded<ModelBinding>>,
+    mcp_servers: &BTreeMap<String, Loaded<McpServer>>,
 ) -> Vec<u8> {
     // Keys sorted at every depth by the audit log's canonical form, not by serde_json's map
     // order: a dependency turns on `preserve_order`, and PostgreSQL's `jsonb` stores keys in
     // its own order. Serializing plain data cannot fail; an empty output would still hash
     // distinctly.
-    serde_json::to_value(canonical(agents, capabilities, model_bindings))
+    serde_json::to_value(canonical(agents, capabilities, model_bindings, mcp_servers))
         .map(|value| heddle_audit::canonical_json(&value))
         .unwrap_or_default()
 }
@@ -195,6 +217,7 @@ pub fn load_dir<P: AsRef<str>, T: AsRef<str>>(
     let mut agents: BTreeMap<String, Loaded<Agent>> = BTreeMap::new();
     let mut capabilities: BTreeMap<String, Loaded<Capability>> = BTreeMap::new();
     let mut model_bindings: BTreeMap<String, Loaded<ModelBinding>> = BTreeMap::new();
+    let mut mcp_servers: BTreeMap<String, Loaded<McpServer>> = BTreeMap::new();
     let mut sources = BTreeMap::new();
     // Documents whose header parsed but whose spec did not: references to them are not
     // reported again as missing.
@@ -271,6 +294,19 @@ pub fn load_dir<P: AsRef<str>, T: AsRef<str>>(
                     broken.insert((Kind::ModelBinding, header.name));
                 }
             },
+            Kind::McpServer => {
+                if let Some(doc) = parse::<McpServer>(text, file, &mut errors) {
+                    let mut errs = Errors {
+                        file,
+                        text,
+                        out: &mut errors,
+                    };
+                    for (path, message) in crate::mcp_server::check(&doc.spec) {
+                        errs.push(&path, message);
+                    }
+                    insert(&mut mcp_servers, doc, file, text, &mut errors);
+                }
+            }
         }
     }
 
@@ -294,11 +330,12 @@ pub fn load_dir<P: AsRef<str>, T: AsRef<str>>(
         errors.dedup();
         return Err(errors);
     }
-    let hash = hash_of(&agents, &capabilities, &model_bindings);
+    let hash = hash_of(&agents, &capabilities, &model_bindings, &mcp_servers);
     Ok(ConfigSet {
         agents,
         capabilities,
         model_bindings,
+        mcp_servers,
         sources,
         hash,
     })
@@ -308,13 +345,15 @@ fn hash_of(
     agents: &BTreeMap<String, Loaded<Agent>>,
     capabilities: &BTreeMap<String, Loaded<Capability>>,
     model_bindings: &BTreeMap<String, Loaded<ModelBinding>>,
+    mcp_servers: &BTreeMap<String, Loaded<McpServer>>,
 ) -> String {
     format!(
         "sha256:{}",
         heddle_crypto::hex_encode(heddle_crypto::sha256(canonical_json(
             agents,
             capabilities,
-            model_bindings
+            model_bindings,
+            mcp_servers,
         )))
     )
 }
@@ -327,6 +366,8 @@ struct StoredCanonical {
     agents: BTreeMap<String, Agent>,
     capabilities: BTreeMap<String, Capability>,
     model_bindings: BTreeMap<String, ModelBinding>,
+    #[serde(default)]
+    mcp_servers: BTreeMap<String, McpServer>,
 }
 
 impl ConfigSet {
@@ -368,20 +409,34 @@ impl ConfigSet {
                 (name, Loaded { file, doc })
             })
             .collect();
-        let hash = hash_of(&agents, &capabilities, &model_bindings);
+        let mcp_servers: BTreeMap<_, _> = stored
+            .mcp_servers
+            .into_iter()
+            .map(|(name, doc)| {
+                let file = wrap("mcp_server", &name);
+                (name, Loaded { file, doc })
+            })
+            .collect();
+        let hash = hash_of(&agents, &capabilities, &model_bindings, &mcp_servers);
         let expected = expected_hash.trim_start_matches("sha256:");
         // Versions stored before keys were sorted at every depth hashed the documents in the
         // order they were written; such a version still reads back, under its recorded hash.
         let legacy = || {
-            serde_json::to_vec(&canonical(&agents, &capabilities, &model_bindings))
-                .map(|bytes| heddle_crypto::hex_encode(heddle_crypto::sha256(&bytes)))
-                .unwrap_or_default()
+            serde_json::to_vec(&canonical(
+                &agents,
+                &capabilities,
+                &model_bindings,
+                &mcp_servers,
+            ))
+            .map(|bytes| heddle_crypto::hex_encode(heddle_crypto::sha256(&bytes)))
+            .unwrap_or_default()
         };
         if hash.trim_start_matches("sha256:") == expected || legacy() == expected {
             return Ok(ConfigSet {
                 agents,
                 capabilities,
                 model_bindings,
+                mcp_servers,
                 sources: BTreeMap::new(),
                 hash: format!("sha256:{expected}"),
             });
@@ -395,6 +450,7 @@ impl ConfigSet {
             agents,
             capabilities,
             model_bindings,
+            mcp_servers,
             sources: BTreeMap::new(),
             hash,
         })

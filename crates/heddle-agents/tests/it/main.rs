@@ -9,6 +9,7 @@
 mod examples;
 mod lint;
 mod load;
+mod mcp_server;
 mod support;
 mod tools;
 mod validate;
