@@ -387,7 +387,7 @@ mod tests {
     #[test]
     fn every_base_policy_has_a_readable_id() {
         let authorizer = Authorizer::new().unwrap();
-        assert_eq!(authorizer.base_policy_ids.len(), 36);
+        assert_eq!(authorizer.base_policy_ids.len(), 38);
         assert!(
             authorizer
                 .base_policy_ids()

@@ -68,10 +68,15 @@ pub enum Action {
     /// records); a side effect (mail, a webhook, another system) receives them only where a
     /// tenant policy permits it.
     UnmaskArguments,
+    /// Register upstream MCP servers' tools for re-exposure: see the live listing against
+    /// the pins, approve a tool's definition, revoke an approval.
+    ManageMcpServers,
+    /// Call a re-exposed tool of an upstream MCP server through the gateway (and list them).
+    CallMcpTool,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 29] = [
         Action::ManageUsers,
         Action::ManageBilling,
         Action::CreateAgent,
@@ -99,6 +104,8 @@ impl Action {
         Action::RunWithoutConfirmation,
         Action::RunWithoutApproval,
         Action::UnmaskArguments,
+        Action::ManageMcpServers,
+        Action::CallMcpTool,
     ];
 
     /// The Cedar action id (`Heddle::Action::"manage_users"`), equal to the wire name.
@@ -131,6 +138,8 @@ impl Action {
             Action::RunWithoutConfirmation => "run_without_confirmation",
             Action::RunWithoutApproval => "run_without_approval",
             Action::UnmaskArguments => "unmask_arguments",
+            Action::ManageMcpServers => "manage_mcp_servers",
+            Action::CallMcpTool => "call_mcp_tool",
         }
     }
 }

@@ -15,7 +15,7 @@ const N: bool = false;
 /// policy file. Columns: Admin, Builder, Operator, Viewer, ComplianceOfficer.
 /// `ManageTenants` is for a principal of a non-operator tenant; `ViewSelf` is tested apart.
 /// The secret rows hold on the tenant and on secrets outside `prod` (`secrets.rs` has `prod`).
-const EXPECTED: [(Action, [bool; 5]); 26] = [
+const EXPECTED: [(Action, [bool; 5]); 28] = [
     // Seed 002.
     (Action::ManageUsers, [Y, N, N, N, N]), // Manage team & users
     (Action::ManageBilling, [Y, N, N, N, N]), // Manage billing
@@ -49,6 +49,9 @@ const EXPECTED: [(Action, [bool; 5]); 26] = [
     (Action::RunWithoutApproval, [Y, Y, Y, Y, Y]),
     // The matrix's capability is a write: its arguments may be unmasked.
     (Action::UnmaskArguments, [Y, Y, Y, Y, Y]),
+    // MCP gateway: admins approve upstream tools; callers of capabilities may call them.
+    (Action::ManageMcpServers, [Y, N, N, N, N]),
+    (Action::CallMcpTool, [Y, Y, Y, N, N]),
 ];
 
 const ROLE_COLUMNS: [Role; 5] = [
@@ -143,9 +146,9 @@ fn every_role_and_action_in_the_own_tenant_matches_the_seed_table() {
             }
         }
     }
-    // 5 roles × 2 kinds × (22 actions on the tenant + 2 on users + 1 on API keys + 2 on
+    // 5 roles × 2 kinds × (24 actions on the tenant + 2 on users + 1 on API keys + 2 on
     // secrets + 4 on capabilities).
-    assert_eq!(checked, 5 * 2 * 31);
+    assert_eq!(checked, 5 * 2 * 33);
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod configs;
 mod errors;
 mod keys;
 mod mcp;
+mod mcp_gateway;
 mod meta;
 mod policies;
 mod rate_limits;
