@@ -12,7 +12,8 @@
 //!       env:
 //!         FILES_TOKEN: { secret: files_token }   # a vault secret of the tenant
 //!         LOG_LEVEL: { value: warn }
-//!   # or: transport: { http: { url: https://mcp.example.com/mcp, bearer_secret: mcp_token } }
+//!   # later: transport: { http: { url: https://mcp.example.com/mcp, bearer_secret: mcp_token } }
+//!   # (parsed, but refused for now: the gateway does not connect over HTTP yet)
 //!   allow: [read_file, "search_*"]
 //!   tools:
 //!     read_file:
@@ -73,7 +74,8 @@ impl McpServerSpec {
 pub enum McpTransport {
     /// A child process speaking MCP on its stdin/stdout.
     Stdio(StdioTransport),
-    /// A streamable HTTP endpoint.
+    /// A streamable HTTP endpoint. Parsed and checked, but refused at load: the gateway
+    /// does not connect over HTTP yet.
     Http(HttpTransport),
 }
 
@@ -231,6 +233,12 @@ pub(crate) fn check(spec: &McpServerSpec) -> Vec<(FieldPath, String)> {
             {
                 out.push((here.key("bearer_secret"), "name a vault secret".to_owned()));
             }
+            // Refused until the gateway can connect over HTTP through Heddle's outbound
+            // client: a server that would only fail at its first call is not applied.
+            out.push((
+                here,
+                "upstream MCP servers over HTTP are not supported yet; use `stdio`".to_owned(),
+            ));
         }
     }
     if spec.allow.is_empty() {

@@ -386,10 +386,12 @@ impl Runtime {
             server.to_owned(),
             set.content_hash().to_owned(),
         );
-        let mut connections = self.inner.upstreams.connections.lock().await;
-        if let Some(found) = connections.get(&key) {
+        if let Some(found) = self.inner.upstreams.connections.lock().await.get(&key) {
             return Ok(Arc::clone(found));
         }
+        // Connected without the pool's lock, so a slow upstream does not hold up the others;
+        // a connection another request made meanwhile wins and this one is dropped (its
+        // child killed).
         let compiled = UpstreamServer::new(config).map_err(RuntimeError::Unavailable)?;
         let upstream = match &compiled.config.spec.transport {
             heddle_agents::mcp_server::McpTransport::Stdio(stdio) => {
@@ -416,7 +418,11 @@ impl Runtime {
                 ));
             }
         };
-        // Other servers' connections go when the configuration moved on.
+        let mut connections = self.inner.upstreams.connections.lock().await;
+        if let Some(found) = connections.get(&key) {
+            return Ok(Arc::clone(found));
+        }
+        // The server's connections of older configuration versions go.
         connections.retain(|(t, e, s, hash), _| {
             !(*t == tenant_id && *e == environment && s == server && *hash != key.3)
         });

@@ -1,7 +1,7 @@
 //! `kind: McpServer`: loading, strict validation, hashing and argument constraints.
 
+use heddle_agents::ConfigSet;
 use heddle_agents::mcp_server::{EnvValue, McpTransport};
-use heddle_agents::{ConfigSet, load_dir};
 use serde_json::json;
 
 use crate::support::{base, errors, load, with};
@@ -154,7 +154,7 @@ fn constraints_on_a_tool_outside_the_allow_list_and_bad_fields_are_refused() {
 }
 
 #[test]
-fn an_http_transport_needs_an_http_url() {
+fn an_http_transport_is_checked_and_refused_until_supported() {
     let http = SERVER.replace(
         "    stdio:\n      command: /usr/bin/files-mcp\n      args: [--read-only]\n      env:\n        FILES_TOKEN: { secret: files_token }\n        LOG_LEVEL: { value: warn }\n",
         "    http: { url: \"ftp://mcp.example.com\", bearer_secret: tok }\n",
@@ -166,6 +166,9 @@ fn an_http_transport_needs_an_http_url() {
         "{:?}",
         messages(&http)
     );
-    let ok = http.replace("ftp://", "https://");
-    assert!(load_dir(&with("files.yaml", &ok)).is_ok());
+    let https = http.replace("ftp://", "https://");
+    let found = messages(&https);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "spec.transport.http");
+    assert!(found[0].1.contains("not supported yet"), "{found:?}");
 }
