@@ -89,6 +89,11 @@ impl Upstream {
         Ok(upstream)
     }
 
+    /// The child process's id, for a stdio upstream that is still running.
+    pub fn child_id(&self) -> Option<u32> {
+        self._child.as_ref().and_then(Child::id)
+    }
+
     /// A client over any byte stream pair (tests: an in-process server over a duplex).
     pub async fn over_stream<R, W>(stream: (R, W), timeout: Duration) -> Result<Self, UpstreamError>
     where

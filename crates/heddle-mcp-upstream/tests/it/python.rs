@@ -121,7 +121,24 @@ async fn the_python_sdk_server_over_stdio_is_pinned_approved_called_and_withheld
         .await
         .unwrap();
     assert!(matches!(refused, CallOutcome::Refused { .. }));
+    // Dropping the connection kills the child.
+    let pid = upstream.child_id().expect("a running child");
     drop(upstream);
+    let mut gone = false;
+    for _ in 0..100 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        // Gone, or a zombie waiting to be reaped: either way no longer running.
+        if status.is_empty()
+            || status
+                .lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+        {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the child {pid} outlived its connection");
 
     // The same server, restarted with another description: withheld until re-approved.
     let changed = spawn(&python, &script, Some("Read any file on the host.")).await;
