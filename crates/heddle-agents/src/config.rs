@@ -3,7 +3,7 @@
 //!
 //! ```yaml
 //! api_version: heddle/v1
-//! kind: Capability            # Agent | Capability | ModelBinding | Route
+//! kind: Capability            # Agent | Capability | ModelBinding | Route | McpServer
 //! name: list_my_open_opportunities
 //! spec: { ... }
 //! ```
@@ -26,6 +26,7 @@ pub enum Kind {
     Capability,
     ModelBinding,
     Route,
+    McpServer,
 }
 
 /// A whole file: header plus the spec of its kind.
@@ -549,3 +550,6 @@ pub type Capability = Document<CapabilitySpec>;
 pub type ModelBinding = Document<ModelBindingSpec>;
 /// A gateway route as loaded.
 pub type Route = Document<RouteSpec>;
+
+/// `kind: McpServer`: an upstream MCP server (see [`crate::mcp_server`]).
+pub type McpServer = Document<crate::mcp_server::McpServerSpec>;

@@ -16,6 +16,7 @@ pub mod hitl;
 pub mod lint;
 pub mod load;
 pub mod locate;
+pub mod mcp_server;
 pub mod schema;
 pub mod template;
 pub mod validate;
@@ -24,8 +25,8 @@ use serde_json::{Map, Value as JsonValue};
 
 pub use config::{
     API_VERSION, Agent, AgentKind, AgentSpec, Audience, Backend, BoundSource, Capability,
-    CapabilitySpec, Classification, DataClass, Effect, HitlMode, IdentityMode, ModelBinding,
-    ModelBindingSpec, OutputCheckMode, Provider, Route, RouteSpec,
+    CapabilitySpec, Classification, DataClass, Effect, HitlMode, IdentityMode, McpServer,
+    ModelBinding, ModelBindingSpec, OutputCheckMode, Provider, Route, RouteSpec,
 };
 pub use lint::{Finding, Severity, lint, to_sarif, to_text};
 pub use load::{ConfigError, ConfigSet, Loaded, load_dir};

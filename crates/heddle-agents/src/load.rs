@@ -16,7 +16,8 @@ use heddle_records::metadata::USER_PREFIX;
 use crate::config::{
     API_VERSION, Agent, AgentKind, Audience, Backend, Budget, Capability, Document, Effect,
     HitlMode, IdentityMode, Kind, MAX_CHECK_EVERY_CHARS, MAX_ROUTE_REQUEST_BYTES, MAX_STEPS,
-    MAX_TURN_TIMEOUT_SECONDS, MAX_UPSTREAM_TIMEOUT_SECONDS, ModelBinding, Provider, Route,
+    MAX_TURN_TIMEOUT_SECONDS, MAX_UPSTREAM_TIMEOUT_SECONDS, McpServer, ModelBinding, Provider,
+    Route,
 };
 use crate::locate::{FieldPath, locate};
 use crate::schema::{check_schema, has_type};
@@ -80,6 +81,8 @@ pub struct ConfigSet {
     pub capabilities: BTreeMap<String, Loaded<Capability>>,
     pub model_bindings: BTreeMap<String, Loaded<ModelBinding>>,
     pub routes: BTreeMap<String, Loaded<Route>>,
+    /// Upstream MCP servers (`kind: McpServer`).
+    pub mcp_servers: BTreeMap<String, Loaded<McpServer>>,
     sources: BTreeMap<String, String>,
     hash: String,
 }
@@ -95,14 +98,19 @@ struct Canonical<'a> {
     /// Left out when empty, so a set without routes hashes as it did before routes existed.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     routes: BTreeMap<&'a str, &'a Route>,
+    /// Left out when empty, so a set without upstream servers hashes as it did before the
+    /// kind existed.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    mcp_servers: BTreeMap<&'a str, &'a McpServer>,
 }
 
-/// The four kinds of document of a set, by name.
+/// The kinds of document of a set, by name.
 struct Documents<'a> {
     agents: &'a BTreeMap<String, Loaded<Agent>>,
     capabilities: &'a BTreeMap<String, Loaded<Capability>>,
     model_bindings: &'a BTreeMap<String, Loaded<ModelBinding>>,
     routes: &'a BTreeMap<String, Loaded<Route>>,
+    mcp_servers: &'a BTreeMap<String, Loaded<McpServer>>,
 }
 
 impl ConfigSet {
@@ -122,6 +130,7 @@ impl ConfigSet {
             capabilities: &self.capabilities,
             model_bindings: &self.model_bindings,
             routes: &self.routes,
+            mcp_servers: &self.mcp_servers,
         }
     }
 
@@ -146,6 +155,10 @@ impl ConfigSet {
     pub fn route(&self, name: &str) -> Option<&Route> {
         self.routes.get(name).map(|l| &l.doc)
     }
+
+    pub fn mcp_server(&self, name: &str) -> Option<&McpServer> {
+        self.mcp_servers.get(name).map(|l| &l.doc)
+    }
 }
 
 /// The hashed structure of a set's definitions.
@@ -159,6 +172,7 @@ fn canonical<'a>(documents: &Documents<'a>) -> Canonical<'a> {
         capabilities: by_name(documents.capabilities),
         model_bindings: by_name(documents.model_bindings),
         routes: by_name(documents.routes),
+        mcp_servers: by_name(documents.mcp_servers),
     }
 }
 
@@ -212,6 +226,7 @@ pub fn load_dir<P: AsRef<str>, T: AsRef<str>>(
     let mut capabilities: BTreeMap<String, Loaded<Capability>> = BTreeMap::new();
     let mut model_bindings: BTreeMap<String, Loaded<ModelBinding>> = BTreeMap::new();
     let mut routes: BTreeMap<String, Loaded<Route>> = BTreeMap::new();
+    let mut mcp_servers: BTreeMap<String, Loaded<McpServer>> = BTreeMap::new();
     let mut sources = BTreeMap::new();
     // Documents whose header parsed but whose spec did not: references to them are not
     // reported again as missing.
@@ -294,6 +309,19 @@ pub fn load_dir<P: AsRef<str>, T: AsRef<str>>(
                     broken.insert((Kind::Route, header.name));
                 }
             },
+            Kind::McpServer => {
+                if let Some(doc) = parse::<McpServer>(text, file, &mut errors) {
+                    let mut errs = Errors {
+                        file,
+                        text,
+                        out: &mut errors,
+                    };
+                    for (path, message) in crate::mcp_server::check(&doc.spec) {
+                        errs.push(&path, message);
+                    }
+                    insert(&mut mcp_servers, doc, file, text, &mut errors);
+                }
+            }
         }
     }
 
@@ -336,12 +364,14 @@ pub fn load_dir<P: AsRef<str>, T: AsRef<str>>(
         capabilities: &capabilities,
         model_bindings: &model_bindings,
         routes: &routes,
+        mcp_servers: &mcp_servers,
     });
     Ok(ConfigSet {
         agents,
         capabilities,
         model_bindings,
         routes,
+        mcp_servers,
         sources,
         hash,
     })
@@ -364,6 +394,8 @@ struct StoredCanonical {
     model_bindings: BTreeMap<String, ModelBinding>,
     #[serde(default)]
     routes: BTreeMap<String, Route>,
+    #[serde(default)]
+    mcp_servers: BTreeMap<String, McpServer>,
 }
 
 impl ConfigSet {
@@ -413,11 +445,20 @@ impl ConfigSet {
                 (name, Loaded { file, doc })
             })
             .collect();
+        let mcp_servers: BTreeMap<_, _> = stored
+            .mcp_servers
+            .into_iter()
+            .map(|(name, doc)| {
+                let file = wrap("mcp_server", &name);
+                (name, Loaded { file, doc })
+            })
+            .collect();
         let documents = Documents {
             agents: &agents,
             capabilities: &capabilities,
             model_bindings: &model_bindings,
             routes: &routes,
+            mcp_servers: &mcp_servers,
         };
         let hash = hash_of(&documents);
         let expected = expected_hash.trim_start_matches("sha256:");
@@ -434,6 +475,7 @@ impl ConfigSet {
                 capabilities,
                 model_bindings,
                 routes,
+                mcp_servers,
                 sources: BTreeMap::new(),
                 hash: format!("sha256:{expected}"),
             });
@@ -448,6 +490,7 @@ impl ConfigSet {
             capabilities,
             model_bindings,
             routes,
+            mcp_servers,
             sources: BTreeMap::new(),
             hash,
         })

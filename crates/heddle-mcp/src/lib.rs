@@ -21,8 +21,10 @@ mod handler;
 pub mod http;
 mod render;
 pub mod stdio;
+pub mod upstream;
 
 pub use handler::{HeddleMcp, McpRequest};
+pub use upstream::{UpstreamEndpoint, UpstreamMcp, UpstreamMcpRequest, upstream_http_service};
 
 /// The tool that shows a held call of the caller's and, once it ran, its result.
 pub const ACTION_STATUS_TOOL: &str = "heddle-action-status";

@@ -50,6 +50,7 @@ mod sessions;
 mod tools;
 mod trust;
 mod turn;
+mod upstream;
 mod verification;
 mod violations;
 
@@ -66,6 +67,7 @@ pub use providers::ProviderSettings;
 pub use runtime::{Runtime, RuntimeSettings, VerificationSettings};
 pub use sessions::{CreateSession, SessionView, TurnView};
 pub use turn::TurnOutcome;
+pub use upstream::{UpstreamCall, UpstreamToolsView};
 pub use verification::{VerificationConfirmed, VerificationStarted};
 pub use violations::{ViolationFilter, ViolationPage, ViolationView};
 

@@ -90,6 +90,8 @@ pub(crate) struct Inner {
     pub(crate) runner_id: String,
     /// The trust layers' detectors and each agent's compiled settings.
     pub(crate) trust: crate::trust::TrustCache,
+    /// Connections to upstream MCP servers (the gateway).
+    pub(crate) upstreams: crate::upstream::UpstreamPool,
 }
 
 impl Runtime {
@@ -108,6 +110,7 @@ impl Runtime {
                 configs: ConfigCache::default(),
                 runner_id: format!("runner-{}", uuid::Uuid::now_v7()),
                 trust: crate::trust::TrustCache::default(),
+                upstreams: crate::upstream::UpstreamPool::default(),
             }),
         }
     }

@@ -52,6 +52,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// The MCP endpoint (streamable HTTP); `None` when `[mcp] enabled = false`.
     pub mcp: Option<heddle_mcp::http::McpEndpoint>,
+    /// The MCP gateway's endpoint for upstream servers; `None` when MCP is disabled.
+    pub mcp_upstream: Option<heddle_mcp::UpstreamEndpoint>,
     pub(crate) trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub(crate) security_headers: Arc<SecurityHeaders>,
 }
@@ -111,16 +113,19 @@ pub async fn build_state_with_mailer(
     }
     let runtime =
         heddle_runtime::Runtime::new(identity.clone(), records.clone(), mailer, runtime_settings);
-    let mcp = config.mcp.enabled.then(|| {
-        heddle_mcp::http::streamable_http_service(
-            runtime.clone(),
-            &heddle_mcp::http::McpHttpSettings {
-                allowed_origins: config.mcp.allowed_origins.clone(),
-                allowed_hosts: config.mcp.allowed_hosts.clone(),
-                max_request_body_bytes: config.http.max_body_bytes,
-            },
-        )
-    });
+    let mcp_settings = heddle_mcp::http::McpHttpSettings {
+        allowed_origins: config.mcp.allowed_origins.clone(),
+        allowed_hosts: config.mcp.allowed_hosts.clone(),
+        max_request_body_bytes: config.http.max_body_bytes,
+    };
+    let mcp = config
+        .mcp
+        .enabled
+        .then(|| heddle_mcp::http::streamable_http_service(runtime.clone(), &mcp_settings));
+    let mcp_upstream = config
+        .mcp
+        .enabled
+        .then(|| heddle_mcp::upstream_http_service(runtime.clone(), &mcp_settings));
     let gateway = heddle_gateway::Gateway::new(
         runtime.clone(),
         identity.clone(),
@@ -131,6 +136,7 @@ pub async fn build_state_with_mailer(
     Ok(AppState {
         records,
         mcp,
+        mcp_upstream,
         runtime,
         gateway,
         identity,
@@ -200,6 +206,10 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             "/mcp/{environment}/{agent}",
             axum::routing::any(routes::mcp::endpoint),
+        )
+        .route(
+            "/mcp/{environment}/upstream/{server}",
+            axum::routing::any(routes::mcp::upstream_endpoint),
         )
         .route_layer(from_fn(record_metrics))
         .fallback(routes::meta::unknown_route);

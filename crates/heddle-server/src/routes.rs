@@ -9,6 +9,7 @@ pub mod guardrails;
 pub mod health;
 pub mod keys;
 pub mod mcp;
+pub mod mcp_servers;
 pub mod meta;
 pub mod openai;
 pub mod policies;
@@ -113,6 +114,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(configs::lint_config))
         .routes(routes!(configs::apply_config, configs::latest_config))
         .routes(routes!(configs::config_versions))
+        .routes(routes!(mcp_servers::list_tools))
+        .routes(routes!(mcp_servers::approve_tool, mcp_servers::revoke_tool))
         .routes(routes!(records::list_objects))
         .routes(routes!(records::describe_object))
         .routes(routes!(records::list_records, records::create_record))

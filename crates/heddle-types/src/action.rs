@@ -71,10 +71,15 @@ pub enum Action {
     /// Send requests through one gateway route (`/v1/chat/completions`, `/v1/embeddings`):
     /// its upstream model, under its trust layers and budgets.
     UseRoute,
+    /// Register upstream MCP servers' tools for re-exposure: see the live listing against
+    /// the pins, approve a tool's definition, revoke an approval.
+    ManageMcpServers,
+    /// Call a re-exposed tool of an upstream MCP server through the gateway (and list them).
+    CallMcpTool,
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 30] = [
         Action::ManageUsers,
         Action::ManageBilling,
         Action::CreateAgent,
@@ -103,6 +108,8 @@ impl Action {
         Action::RunWithoutApproval,
         Action::UnmaskArguments,
         Action::UseRoute,
+        Action::ManageMcpServers,
+        Action::CallMcpTool,
     ];
 
     /// The Cedar action id (`Heddle::Action::"manage_users"`), equal to the wire name.
@@ -136,6 +143,8 @@ impl Action {
             Action::RunWithoutApproval => "run_without_approval",
             Action::UnmaskArguments => "unmask_arguments",
             Action::UseRoute => "use_route",
+            Action::ManageMcpServers => "manage_mcp_servers",
+            Action::CallMcpTool => "call_mcp_tool",
         }
     }
 }

@@ -9,6 +9,7 @@
 mod examples;
 mod lint;
 mod load;
+mod mcp_server;
 mod routes;
 mod support;
 mod tools;

@@ -15,7 +15,7 @@ const N: bool = false;
 /// policy file. Columns: Admin, Builder, Operator, Viewer, ComplianceOfficer.
 /// `ManageTenants` is for a principal of a non-operator tenant; `ViewSelf` is tested apart.
 /// The secret rows hold on the tenant and on secrets outside `prod` (`secrets.rs` has `prod`).
-const EXPECTED: [(Action, [bool; 5]); 27] = [
+const EXPECTED: [(Action, [bool; 5]); 29] = [
     // Seed 002.
     (Action::ManageUsers, [Y, N, N, N, N]), // Manage team & users
     (Action::ManageBilling, [Y, N, N, N, N]), // Manage billing
@@ -51,6 +51,9 @@ const EXPECTED: [(Action, [bool; 5]); 27] = [
     (Action::UnmaskArguments, [Y, Y, Y, Y, Y]),
     // Gateway routes: whoever may execute agents may use routes.
     (Action::UseRoute, [Y, Y, Y, N, N]),
+    // MCP gateway: admins approve upstream tools; callers of capabilities may call them.
+    (Action::ManageMcpServers, [Y, N, N, N, N]),
+    (Action::CallMcpTool, [Y, Y, Y, N, N]),
 ];
 
 const ROLE_COLUMNS: [Role; 5] = [
@@ -147,9 +150,9 @@ fn every_role_and_action_in_the_own_tenant_matches_the_seed_table() {
             }
         }
     }
-    // 5 roles × 2 kinds × (22 actions on the tenant + 2 on users + 1 on API keys + 2 on
+    // 5 roles × 2 kinds × (24 actions on the tenant + 2 on users + 1 on API keys + 2 on
     // secrets + 4 on capabilities + 1 on routes).
-    assert_eq!(checked, 5 * 2 * 32);
+    assert_eq!(checked, 5 * 2 * 34);
 }
 
 #[test]

@@ -15,3 +15,4 @@ mod providers;
 mod service;
 mod trust;
 mod turns;
+mod upstream;

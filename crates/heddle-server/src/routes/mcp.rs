@@ -35,7 +35,41 @@ pub async fn endpoint(
         Ok(response) => response,
         Err(never) => match never {},
     };
-    let mut response = response.map(axum::body::Body::new).into_response();
+    Ok(protocol_response(
+        response.map(axum::body::Body::new).into_response(),
+    ))
+}
+
+/// The MCP gateway for one upstream server declared in the environment's configuration
+/// (`kind: McpServer`): its exposed tools, each call through the gateway's pipeline, as the
+/// request's own authenticated principal.
+pub async fn upstream_endpoint(
+    State(state): State<AppState>,
+    ApiPath((environment, server)): ApiPath<(Environment, String)>,
+    authenticated: Authenticated,
+    mut request: Request,
+) -> Result<Response, ApiError> {
+    let Some(endpoint) = &state.mcp_upstream else {
+        return Err(Problem::from_status(http::StatusCode::NOT_FOUND).into());
+    };
+    request
+        .extensions_mut()
+        .insert(heddle_mcp::UpstreamMcpRequest {
+            tenant_id: authenticated.principal.tenant_id,
+            caller: authenticated.caller(),
+            environment,
+            server,
+        });
+    let response = match endpoint.service().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    Ok(protocol_response(
+        response.map(axum::body::Body::new).into_response(),
+    ))
+}
+
+fn protocol_response(mut response: Response) -> Response {
     // A JSON-RPC error (400 with a JSON body) is the MCP client's to read as it is; plain-text
     // refusals of the transport (403, 404, 406 …) become problem documents like any other.
     let json_rpc = response
@@ -46,5 +80,5 @@ pub async fn endpoint(
     if json_rpc {
         response.extensions_mut().insert(ProtocolBody);
     }
-    Ok(response)
+    response
 }

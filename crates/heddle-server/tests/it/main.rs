@@ -17,6 +17,7 @@ mod errors;
 mod gateway;
 mod keys;
 mod mcp;
+mod mcp_gateway;
 mod meta;
 mod policies;
 mod python_sdk;

@@ -1,0 +1,16 @@
+//! Heddle's MCP gateway to upstream MCP servers (issue 8, part 3).
+//!
+//! - [`connect`]: an rmcp client to one upstream — a child process over stdin/stdout (its
+//!   stderr discarded, the process killed when the connection is dropped), or any byte
+//!   stream; `tools/list` over every page with rmcp's response cache bypassed, `tools/call`,
+//!   a timeout on every request. Streamable HTTP is not implemented yet.
+//! - [`gateway`]: the pipeline of one call against a configured `McpServer`: the tool must be
+//!   exposed (allowed and its live definition equal to its approved pin), its arguments must
+//!   satisfy the configured constraints and pass the `tool_args` rules and injection
+//!   screening, and its result must pass injection screening, else it is withheld.
+
+pub mod connect;
+pub mod gateway;
+
+pub use connect::{Upstream, UpstreamError};
+pub use gateway::{ApprovalError, CallOutcome, Refusal, UpstreamServer, strings_of};

@@ -1,0 +1,248 @@
+//! The MCP gateway's service functions on both store engines, against the official Python
+//! SDK's MCPServer over stdio: pins written with their audit events, Cedar on approval and
+//! on calls, a vault secret reaching the child's environment, calls audited without values.
+//! Skipped without the SDK unless `HEDDLE_TEST_REQUIRE_PYTHON_SDKS=1` (CI sets it).
+
+use std::process::{Command, Stdio};
+
+use heddle_identity::IdentityError;
+use heddle_runtime::{RuntimeError, UpstreamCall};
+use heddle_store::AuditFilter;
+use heddle_types::{Environment, Role};
+use serde_json::json;
+
+use crate::harness::World;
+
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name(crate::harness::World::start().await).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    if let Some(world) = crate::harness::World::postgres().await {
+                        super::$name(world).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+on_both_engines!(approvals_and_calls_are_authorized_pinned_and_audited);
+
+const ADMIN: &str = "admin@acme.test";
+
+const SCRIPT: &str = r#"
+import os
+from mcp.server.mcpserver import MCPServer
+mcp = MCPServer("files")
+
+@mcp.tool(name="read_file", description="Read a file under docs/.")
+def read_file(path: str) -> str:
+    return "contents of " + path + " with " + os.environ.get("FILES_TOKEN", "no token")
+
+mcp.run("stdio")
+"#;
+
+fn python() -> Option<String> {
+    let required = std::env::var("HEDDLE_TEST_REQUIRE_PYTHON_SDKS").is_ok_and(|v| v == "1");
+    let found = Command::new("python3")
+        .args(["-c", "import mcp, sys; print(sys.executable)"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned());
+    if found.is_none() {
+        assert!(
+            !required,
+            "HEDDLE_TEST_REQUIRE_PYTHON_SDKS=1 but `python3 -c \"import mcp\"` fails"
+        );
+        eprintln!("skipped: the MCP Python SDK is not installed");
+    }
+    found
+}
+
+async fn audit(world: &World, action: &str) -> Vec<String> {
+    world.identity.audit_log().flush().await.unwrap();
+    let mut out = Vec::new();
+    for _ in 0..50 {
+        out = world
+            .identity
+            .store()
+            .list_audit_events(
+                world.tenant,
+                &AuditFilter {
+                    action: Some(action.to_owned()),
+                    ..AuditFilter::default()
+                },
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| e.canonical.map(|c| String::from_utf8(c).unwrap()))
+            .collect();
+        if !out.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    out
+}
+
+async fn approvals_and_calls_are_authorized_pinned_and_audited(world: World) {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("files_server.py");
+    std::fs::write(&script, SCRIPT).unwrap();
+    world
+        .store_api_key_secret("files_token", "vault-held-token")
+        .await;
+    let server = format!(
+        "api_version: heddle/v1
+kind: McpServer
+name: files
+spec:
+  transport:
+    stdio:
+      command: {python}
+      args: [{}]
+      env:
+        FILES_TOKEN: {{ secret: files_token }}
+  allow: [read_file]
+  timeout_seconds: 20
+",
+        script.display()
+    );
+    world.apply(&[("files.yaml", server)]).await;
+    let (env, name) = (Environment::Dev, "files");
+    let admin = world.person(ADMIN).await;
+    let operator = world.api_key(Role::Operator).await;
+    let viewer = world.api_key(Role::Viewer).await;
+
+    let view = world
+        .runtime
+        .mcp_server_tools(&admin, world.tenant, env, name)
+        .await
+        .unwrap();
+    assert!(view.exposed.is_empty());
+    let fingerprint = view.withheld[0]["fingerprint"].as_str().unwrap().to_owned();
+
+    // Only admins approve; a stale fingerprint is refused.
+    let forbidden = world
+        .runtime
+        .approve_mcp_tool(
+            &operator,
+            world.tenant,
+            env,
+            name,
+            "read_file",
+            &fingerprint,
+        )
+        .await;
+    assert!(
+        matches!(
+            forbidden,
+            Err(RuntimeError::Identity(IdentityError::Forbidden { .. }))
+        ),
+        "{forbidden:?}"
+    );
+    let stale = world
+        .runtime
+        .approve_mcp_tool(
+            &admin,
+            world.tenant,
+            env,
+            name,
+            "read_file",
+            &"0".repeat(64),
+        )
+        .await;
+    assert!(matches!(stale, Err(RuntimeError::Refused(_))), "{stale:?}");
+    world
+        .runtime
+        .approve_mcp_tool(&admin, world.tenant, env, name, "read_file", &fingerprint)
+        .await
+        .unwrap();
+    let pins = world
+        .identity
+        .store()
+        .list_mcp_pins(world.tenant, env, name)
+        .await
+        .unwrap();
+    assert_eq!(pins.len(), 1);
+    assert_eq!(pins[0].fingerprint, fingerprint);
+    assert!(
+        pins[0].approved_by.starts_with("user:"),
+        "{}",
+        pins[0].approved_by
+    );
+
+    // Operators call; viewers may not.
+    let outcome = world
+        .runtime
+        .call_upstream_tool(
+            &operator,
+            world.tenant,
+            env,
+            name,
+            "read_file",
+            json!({"path": "docs/a.md"}),
+        )
+        .await
+        .unwrap();
+    let UpstreamCall::Result(result) = outcome else {
+        panic!("a result expected: {outcome:?}");
+    };
+    let text = result.to_string();
+    assert!(text.contains("contents of docs/a.md"), "{text}");
+    assert!(
+        text.contains("vault-held-token"),
+        "the vault secret reached the child"
+    );
+    let refused = world
+        .runtime
+        .call_upstream_tool(&viewer, world.tenant, env, name, "read_file", json!({}))
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(RuntimeError::Identity(IdentityError::Forbidden { .. }))
+        ),
+        "{refused:?}"
+    );
+
+    let approved = audit(&world, "mcp.tool.approved").await;
+    assert_eq!(approved.len(), 1);
+    assert!(approved[0].contains(&fingerprint));
+    let calls = audit(&world, "mcp.tool.call").await;
+    assert!(calls.iter().any(|c| c.contains("\"success\"")), "{calls:?}");
+    assert!(calls.iter().any(|c| c.contains("\"denied\"")), "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| !c.contains("docs/a.md") && !c.contains("vault-held-token")),
+        "no values in audit events"
+    );
+
+    world
+        .runtime
+        .revoke_mcp_tool(&admin, world.tenant, env, name, "read_file")
+        .await
+        .unwrap();
+    assert!(
+        world
+            .identity
+            .store()
+            .list_mcp_pins(world.tenant, env, name)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(audit(&world, "mcp.tool.revoked").await.len(), 1);
+}
