@@ -41,6 +41,9 @@ use crate::wire::{self, Author, SlotKind};
 /// How long a built upstream client (and the key it holds) is reused; a rotated key is
 /// picked up within this time.
 const UPSTREAM_REUSE: Duration = Duration::from_secs(60);
+/// How long the environment's current configuration version is reused before the store is
+/// asked again: a newly applied version serves requests within this time.
+const CONFIGURATION_REUSE: Duration = Duration::from_secs(1);
 /// A reservation outlives its request's deadline by this much before it counts as
 /// abandoned.
 const HOLD_GRACE: Duration = Duration::from_secs(60);
@@ -69,6 +72,8 @@ pub struct Gateway {
 }
 
 type UpstreamKey = (TenantId, Environment, String, String);
+/// When a configuration was looked up, its version, the set.
+type CachedConfiguration = (Instant, i64, Arc<ConfigSet>);
 
 #[derive(Debug)]
 struct Inner {
@@ -76,6 +81,9 @@ struct Inner {
     identity: Identity,
     settings: GatewaySettings,
     upstreams: Mutex<HashMap<UpstreamKey, (Instant, Arc<OpenAiPassthrough>)>>,
+    /// The current configuration per tenant and environment, looked up at most once per
+    /// [`CONFIGURATION_REUSE`] (the lookup reads the whole snapshot).
+    configurations: Mutex<HashMap<(TenantId, Environment), CachedConfiguration>>,
 }
 
 /// A result with the execution it was recorded as, when it got that far.
@@ -159,12 +167,48 @@ impl Gateway {
                 identity,
                 settings,
                 upstreams: Mutex::new(HashMap::new()),
+                configurations: Mutex::new(HashMap::new()),
             }),
         }
     }
 
     fn identity(&self) -> &Identity {
         &self.inner.identity
+    }
+
+    /// The environment's current configuration version, reused for a second.
+    async fn configuration(
+        &self,
+        tenant_id: TenantId,
+        environment: Environment,
+    ) -> Result<(i64, Arc<ConfigSet>), heddle_runtime::RuntimeError> {
+        let key = (tenant_id, environment);
+        let cached = self
+            .inner
+            .configurations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .filter(|(looked_up, _, _)| looked_up.elapsed() < CONFIGURATION_REUSE)
+            .map(|(_, version, set)| (*version, Arc::clone(set)));
+        if let Some(found) = cached {
+            return Ok(found);
+        }
+        let (version, set) = self
+            .inner
+            .runtime
+            .current_configuration(tenant_id, environment)
+            .await?;
+        let mut configurations = self
+            .inner
+            .configurations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if configurations.len() > 1024 {
+            configurations.clear();
+        }
+        configurations.insert(key, (Instant::now(), version, Arc::clone(&set)));
+        Ok((version, set))
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -987,9 +1031,7 @@ impl Gateway {
             }
         };
         let (version, set) = self
-            .inner
-            .runtime
-            .current_configuration(tenant_id, environment)
+            .configuration(tenant_id, environment)
             .await
             .map_err(|err| match err {
                 heddle_runtime::RuntimeError::Refused(_)
@@ -1101,12 +1143,7 @@ impl Gateway {
                 None,
             ),
         };
-        let set = match self
-            .inner
-            .runtime
-            .current_configuration(principal.tenant_id, environment)
-            .await
-        {
+        let set = match self.configuration(principal.tenant_id, environment).await {
             Ok((_, set)) => set,
             Err(heddle_runtime::RuntimeError::Refused(_)) => {
                 return Ok(json!({"object": "list", "data": []}));
