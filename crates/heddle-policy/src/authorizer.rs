@@ -398,7 +398,7 @@ mod tests {
     #[test]
     fn every_base_policy_has_a_readable_id() {
         let authorizer = Authorizer::new().unwrap();
-        assert_eq!(authorizer.base_policy_ids.len(), 38);
+        assert_eq!(authorizer.base_policy_ids.len(), 40);
         assert!(
             authorizer
                 .base_policy_ids()

@@ -138,6 +138,51 @@ async fn admin_and_key_commands_work_on_a_fresh_database() {
     let token = created["token"].as_str().unwrap().to_owned();
     let id = created["key"]["id"].as_str().unwrap().to_owned();
 
+    // A key pinned to one gateway route of one environment.
+    let output = run(
+        &dir,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "helpdesk",
+            "--role",
+            "operator",
+            "--route",
+            "support_gpt",
+            "--env",
+            "staging",
+            "--json",
+        ],
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let pinned: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        pinned["key"]["route"],
+        serde_json::json!({"environment": "staging", "route": "support_gpt"})
+    );
+    let output = run(
+        &dir,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "bad",
+            "--role",
+            "operator",
+            "--route",
+            "Not A Route",
+        ],
+        None,
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("route name"),
+        "{}",
+        stderr(&output)
+    );
+
     let output = run(&dir, &["keys", "list", "--json"], None);
     assert!(output.status.success());
     let listed = stdout(&output);
