@@ -161,6 +161,18 @@ impl ConfigSet {
     }
 }
 
+/// Stored documents by name as loaded ones; each one's "file" is `{kind}/{name}`, since a
+/// stored version has no files.
+fn loaded<T>(kind: &str, documents: BTreeMap<String, T>) -> BTreeMap<String, Loaded<T>> {
+    documents
+        .into_iter()
+        .map(|(name, doc)| {
+            let file = format!("{kind}/{name}");
+            (name, Loaded { file, doc })
+        })
+        .collect()
+}
+
 /// The hashed structure of a set's definitions.
 fn canonical<'a>(documents: &Documents<'a>) -> Canonical<'a> {
     fn by_name<T>(map: &BTreeMap<String, Loaded<T>>) -> BTreeMap<&str, &T> {
@@ -412,47 +424,11 @@ impl ConfigSet {
                 stored.api_version
             ));
         }
-        let wrap = |kind: &str, name: &String| format!("{kind}/{name}");
-        let agents: BTreeMap<_, _> = stored
-            .agents
-            .into_iter()
-            .map(|(name, doc)| {
-                let file = wrap("agent", &name);
-                (name, Loaded { file, doc })
-            })
-            .collect();
-        let capabilities: BTreeMap<_, _> = stored
-            .capabilities
-            .into_iter()
-            .map(|(name, doc)| {
-                let file = wrap("capability", &name);
-                (name, Loaded { file, doc })
-            })
-            .collect();
-        let model_bindings: BTreeMap<_, _> = stored
-            .model_bindings
-            .into_iter()
-            .map(|(name, doc)| {
-                let file = wrap("model_binding", &name);
-                (name, Loaded { file, doc })
-            })
-            .collect();
-        let routes: BTreeMap<_, _> = stored
-            .routes
-            .into_iter()
-            .map(|(name, doc)| {
-                let file = wrap("route", &name);
-                (name, Loaded { file, doc })
-            })
-            .collect();
-        let mcp_servers: BTreeMap<_, _> = stored
-            .mcp_servers
-            .into_iter()
-            .map(|(name, doc)| {
-                let file = wrap("mcp_server", &name);
-                (name, Loaded { file, doc })
-            })
-            .collect();
+        let agents = loaded("agent", stored.agents);
+        let capabilities = loaded("capability", stored.capabilities);
+        let model_bindings = loaded("model_binding", stored.model_bindings);
+        let routes = loaded("route", stored.routes);
+        let mcp_servers = loaded("mcp_server", stored.mcp_servers);
         let documents = Documents {
             agents: &agents,
             capabilities: &capabilities,

@@ -564,11 +564,18 @@ impl Gateway {
         let mut closing = vec![model_request, response];
         let mut checks = Vec::new();
         let mut output_violations: Violations = Vec::new();
-        for text in &texts.contents {
+        // The answer's text as output, then its tool-call arguments as tool arguments.
+        let answer_texts = (texts.contents.iter().map(|text| (RuleStage::Output, text))).chain(
+            texts
+                .arguments
+                .iter()
+                .map(|text| (RuleStage::ToolArgs, text)),
+        );
+        for (stage, text) in answer_texts {
             let screening = screener
                 .screen(
                     text,
-                    RuleStage::Output,
+                    stage,
                     Channel::User,
                     &mut mask,
                     &mut checks,
@@ -580,36 +587,7 @@ impl Gateway {
                     screening
                         .violations
                         .into_iter()
-                        .map(|v| (RuleStage::Output, Channel::User, v)),
-                ),
-                Err(error) => {
-                    return Err((
-                        true,
-                        self.fail_after_answer(
-                            target, &recording, closing, error, prompt, completion,
-                        )
-                        .await,
-                    ));
-                }
-            }
-        }
-        for text in &texts.arguments {
-            let screening = screener
-                .screen(
-                    text,
-                    RuleStage::ToolArgs,
-                    Channel::User,
-                    &mut mask,
-                    &mut checks,
-                    self.now(),
-                )
-                .await;
-            match screening {
-                Ok(screening) => output_violations.extend(
-                    screening
-                        .violations
-                        .into_iter()
-                        .map(|v| (RuleStage::ToolArgs, Channel::User, v)),
+                        .map(|v| (stage, Channel::User, v)),
                 ),
                 Err(error) => {
                     return Err((

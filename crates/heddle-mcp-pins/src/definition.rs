@@ -81,10 +81,7 @@ impl ToolDefinition {
     /// whitespace do not change it; any change of a pinned value does.
     pub fn fingerprint(&self) -> String {
         let canonical = heddle_audit::canonical_json(&self.to_json());
-        heddle_crypto::sha256(canonical)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        heddle_crypto::hex_encode(heddle_crypto::sha256(canonical))
     }
 
     /// The pinned fields whose values differ between `self` and `other`, in
