@@ -37,6 +37,9 @@ impl ServeArgs {
     }
 }
 
+/// How often the gateway looks for executions interrupted by a stopped process.
+const GATEWAY_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
 pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     heddle_server::telemetry::init_logging(&config.log);
     let identity = crate::admin::open_identity(&config).await?;
@@ -64,6 +67,10 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     // Approved actions a previous process left unfinished run now (once: a lease and an
     // idempotency key), then the worker looks again every interval.
     state.runtime.spawn_action_worker(action_worker_interval);
+    // Gateway requests a previous process left without their outcome are closed as
+    // interrupted once no request can still be running.
+    state.gateway.spawn_sweeper(GATEWAY_SWEEP_INTERVAL);
+    let gateway = state.gateway.clone();
     let router = heddle_server::build_router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -76,6 +83,8 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     }
     println!("Heddle is listening on http://{local_addr}");
     heddle_server::serve_until(listener, router, grace, shutdown_signal()).await?;
+    // The last answers' records are queued, not yet committed.
+    gateway.flush_records().await;
     tracing::info!("stopped");
     Ok(())
 }

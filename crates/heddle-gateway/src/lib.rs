@@ -21,6 +21,7 @@ pub mod budget;
 mod error;
 pub mod mask;
 mod record;
+mod recorder;
 pub mod relay;
 mod screen;
 mod service;

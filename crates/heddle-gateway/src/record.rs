@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use heddle_identity::{Caller, Identity};
-use heddle_store::{AuditedStep, NewStep};
+use heddle_store::{AuditedStep, NewStep, TurnStatus};
 use heddle_types::{
     AuditEvent, AuditOutcome, AuditTarget, Environment, ExecutionId, SessionId, TenantId,
 };
@@ -89,6 +89,73 @@ impl Execution {
             ),
             occurred_at: identity.now(),
             details,
+        }
+    }
+
+    /// The close Heddle itself writes for an execution whose own close never came (its
+    /// process stopped): a `status` step and the turn failed as interrupted, by the system.
+    pub fn interrupted(
+        &self,
+        identity: &Identity,
+        reason: &str,
+    ) -> heddle_store::CloseGatewayExecution {
+        let now = identity.now();
+        let system = |action: &str, details: Map<String, Value>| {
+            heddle_audit_log::prepare_event(&AuditEvent {
+                tenant_id: self.tenant_id,
+                environment: Some(self.environment.as_str().to_owned()),
+                actor: heddle_types::AuditActor {
+                    kind: heddle_types::ActorKind::System,
+                    id: None,
+                    display: None,
+                    identity_mode: heddle_types::IdentityMode::System,
+                },
+                action: action.to_owned(),
+                target: Some(self.target()),
+                outcome: AuditOutcome::Failure,
+                request: heddle_types::RequestContext::default(),
+                duration_ms: None,
+                occurred_at: now,
+                details,
+            })
+        };
+        let payload = details([
+            ("status", Value::from(TurnStatus::Failed.as_str())),
+            ("reason", Value::from(reason)),
+        ]);
+        let mut audit_details = payload.clone();
+        audit_details.insert("session".into(), Value::from(self.session_id.to_string()));
+        audit_details.insert("turn".into(), Value::from(1));
+        audit_details.insert("route".into(), Value::from(self.route.clone()));
+        heddle_store::CloseGatewayExecution {
+            tenant_id: self.tenant_id,
+            session_id: self.session_id,
+            environment: self.environment,
+            route: self.route.clone(),
+            steps: vec![AuditedStep {
+                step: NewStep {
+                    kind: "status".to_owned(),
+                    payload: Value::Object(payload),
+                    input_tokens: 0,
+                    output_tokens: 0,
+                    cost_micros: 0,
+                    latency_ms: None,
+                    at: now,
+                },
+                audit: system("execution.status", audit_details),
+            }],
+            status: TurnStatus::Failed,
+            reason: Some(reason.to_owned()),
+            at: now,
+            audit: system(
+                "turn.failed",
+                details([
+                    ("session", Value::from(self.session_id.to_string())),
+                    ("turn", Value::from(1)),
+                    ("reason", Value::from(reason)),
+                ]),
+            ),
+            settle: None,
         }
     }
 

@@ -15,8 +15,8 @@ use heddle_identity::{Actor, Caller, Identity, IdentityError};
 use heddle_providers::{ModelPrice, OpenAiPassthrough, PassthroughConfig, PriceTable, Usage};
 use heddle_runtime::Runtime;
 use heddle_store::{
-    BudgetHold, BudgetSettlement, CloseGatewayExecution, HoldOutcome, NewSession,
-    OpenGatewayExecution, SessionChannel, TurnStatus,
+    BudgetHold, BudgetSettlement, CloseGatewayExecution, GatewayWrite, GatewayWritten, HoldOutcome,
+    NewSession, OpenGatewayExecution, SessionChannel, StaleGatewayExecution, TurnStatus,
 };
 use heddle_trust::mask::{UnmaskPolicy, unmask_text};
 use heddle_trust::pipeline::AgentTrust;
@@ -34,6 +34,7 @@ use crate::GatewayError;
 use crate::budget::{self, Estimate, usd_to_micros};
 use crate::mask::{RequestMask, Restorers};
 use crate::record::{Draft, Execution, details, violation_drafts};
+use crate::recorder::Recorder;
 use crate::relay::{Accepted, CheckItem, CheckStage, RelayError, RelaySettings, StreamRelay};
 use crate::screen::{Screener, Violations, block_reason, masking_failed};
 use crate::wire::{self, Author, SlotKind};
@@ -49,6 +50,19 @@ const CONFIGURATION_REUSE: Duration = Duration::from_secs(1);
 const HOLD_GRACE: Duration = Duration::from_secs(60);
 /// Streamed events buffered between the upstream reader and a slow client.
 const STREAM_BUFFER: usize = 64;
+/// Interrupted executions closed per sweep round.
+const SWEEP_BATCH: u32 = 500;
+/// Why the sweep closed an execution.
+const INTERRUPTED: &str = "interrupted: the request's outcome was never recorded (its Heddle \
+                           process stopped before the answer was settled)";
+
+/// A gateway execution still running this long after it began is presumed interrupted: no
+/// route's upstream deadline is longer, and a hold outlives its deadline by [`HOLD_GRACE`].
+fn interrupted_after() -> Duration {
+    Duration::from_secs(u64::from(
+        heddle_agents::config::MAX_UPSTREAM_TIMEOUT_SECONDS,
+    )) + HOLD_GRACE
+}
 
 /// What the server decides about the gateway.
 #[derive(Debug, Clone)]
@@ -84,6 +98,8 @@ struct Inner {
     /// The current configuration per tenant and environment, looked up at most once per
     /// [`CONFIGURATION_REUSE`] (the lookup reads the whole snapshot).
     configurations: Mutex<HashMap<(TenantId, Environment), CachedConfiguration>>,
+    /// Every record write goes through it (group commit).
+    recorder: Recorder,
 }
 
 /// A result with the execution it was recorded as, when it got that far.
@@ -160,7 +176,9 @@ struct Recording {
 }
 
 impl Gateway {
+    /// Starts the gateway's record writer on the current tokio runtime.
     pub fn new(runtime: Runtime, identity: Identity, settings: GatewaySettings) -> Self {
+        let recorder = Recorder::start(identity.store().clone(), identity.audit_log().clone());
         Self {
             inner: Arc::new(Inner {
                 runtime,
@@ -168,8 +186,16 @@ impl Gateway {
                 settings,
                 upstreams: Mutex::new(HashMap::new()),
                 configurations: Mutex::new(HashMap::new()),
+                recorder,
             }),
         }
+    }
+
+    /// Waits until every record write queued so far is committed: answers go out before
+    /// their execution's close is durable, so a shutdown (or a test reading the record)
+    /// calls this first.
+    pub async fn flush_records(&self) {
+        self.inner.recorder.flush().await;
     }
 
     fn identity(&self) -> &Identity {
@@ -213,6 +239,58 @@ impl Gateway {
 
     fn now(&self) -> OffsetDateTime {
         self.inner.identity.now()
+    }
+
+    /// Closes as interrupted every gateway execution still running longer than any request
+    /// can last — its process stopped between the upstream call and the close — so records
+    /// never claim a request is still under way. Returns how many it closed. Safe in every
+    /// process: a close that lost the race to another is a conflict, and skipped.
+    pub async fn sweep_interrupted(&self) -> Result<usize, GatewayError> {
+        let cutoff = self.now()
+            - time::Duration::try_from(interrupted_after()).unwrap_or(time::Duration::HOUR);
+        let stale = self
+            .identity()
+            .store()
+            .stale_gateway_executions(cutoff, SWEEP_BATCH)
+            .await?;
+        let mut closed = 0;
+        for stale in stale {
+            let execution = interrupted_execution(stale);
+            let close = execution.interrupted(self.identity(), INTERRUPTED);
+            match self
+                .inner
+                .recorder
+                .write(GatewayWrite::Close(Box::new(close)))
+                .await
+            {
+                Ok(_) => {
+                    closed += 1;
+                    metrics::counter!("heddle_gateway_interrupted_total").increment(1);
+                }
+                Err(error) => tracing::warn!(
+                    error = %error,
+                    execution = %execution.execution_id,
+                    "an interrupted gateway execution was not closed"
+                ),
+            }
+        }
+        Ok(closed)
+    }
+
+    /// Runs [`Gateway::sweep_interrupted`] every `interval` while the gateway lives.
+    pub fn spawn_sweeper(&self, interval: Duration) {
+        let gateway = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let Some(inner) = gateway.upgrade() else {
+                    break;
+                };
+                if let Err(error) = (Gateway { inner }).sweep_interrupted().await {
+                    tracing::warn!(error = %error, "sweeping interrupted gateway executions failed");
+                }
+            }
+        });
     }
 
     /// `POST /v1/chat/completions`.
@@ -855,14 +933,26 @@ impl Gateway {
                 .collect(),
             hold,
         };
-        let outcome = identity.store().open_gateway_execution(open).await?;
-        identity.audit_log().nudge();
-        Ok(outcome)
+        match self
+            .inner
+            .recorder
+            .write(GatewayWrite::Open(Box::new(open)))
+            .await
+        {
+            Ok(GatewayWritten::Opened(outcome)) => Ok(outcome),
+            Ok(GatewayWritten::Closed) => Err(GatewayError::Unavailable(
+                "the record writer answered an open with a close".to_owned(),
+            )),
+            Err(error) => Err(GatewayError::Unavailable(format!(
+                "the request could not be recorded, so it was not sent: {error}"
+            ))),
+        }
     }
 
     /// Closes the execution with `drafts` and `status`, settling the hold to `spent` tokens
-    /// (the estimate is dropped when `None`: nothing was spent). A store failure is logged:
-    /// the caller's answer does not depend on it, and the reservation expires on its own.
+    /// (the estimate is dropped when `None`: nothing was spent). Queued, not awaited: the
+    /// caller's answer does not depend on it. A store failure is logged; the reservation
+    /// expires on its own and the sweep closes the execution as interrupted.
     async fn close(
         &self,
         target: &Target,
@@ -913,10 +1003,10 @@ impl Gateway {
             ),
             settle,
         };
-        if let Err(error) = identity.store().close_gateway_execution(close).await {
-            tracing::error!(error = %error, execution = %execution.execution_id, "gateway execution not closed");
-        }
-        identity.audit_log().nudge();
+        self.inner
+            .recorder
+            .submit(GatewayWrite::Close(Box::new(close)))
+            .await;
         metrics::counter!("heddle_gateway_requests_total", "route" => target.route.name.clone(), "status" => status.as_str())
             .increment(1);
     }
@@ -1739,6 +1829,16 @@ fn start_of_day(now: OffsetDateTime) -> OffsetDateTime {
 impl std::fmt::Debug for StreamTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamTask").finish_non_exhaustive()
+    }
+}
+
+fn interrupted_execution(stale: StaleGatewayExecution) -> Execution {
+    Execution {
+        tenant_id: stale.tenant_id,
+        environment: stale.environment,
+        route: stale.route,
+        session_id: stale.session_id,
+        execution_id: stale.execution_id,
     }
 }
 

@@ -34,7 +34,8 @@ pub struct SessionView {
     pub principal_kind: String,
     pub principal_id: String,
     pub record_id: Option<String>,
-    /// `conversation` (messages, the agent's model) or `mcp` (direct tool calls).
+    /// `conversation` (messages, the agent's model), `mcp` (direct tool calls) or `gateway`
+    /// (one OpenAI-compatible request through a route).
     pub channel: &'static str,
     /// Whether a customer verified on this (service) session; the id itself is not shown.
     pub customer_verified: bool,

@@ -2,12 +2,19 @@
 //! `gateway` (so executions, steps, usage and the violation list read it like any turn), and
 //! budget windows with reservations.
 //!
-//! A request costs two transactions: [`GatewayStore::open_gateway_execution`] before the
-//! upstream call (session, running turn, the inbound steps and the budget reservation) and
-//! [`GatewayStore::close_gateway_execution`] after it (the remaining steps, the turn's end and
-//! the settlement). A crash between the two leaves a running turn and an open reservation;
-//! the reservation expires and is released by the next reservation in its window, so spent
-//! budget never leaks for longer than the expiry.
+//! A request has two writes: the *open* before the upstream call (session, running turn, the
+//! inbound steps and the budget reservation) and the *close* after it (the remaining steps,
+//! the turn's end and the settlement). Each is atomic. They are written one at a time
+//! ([`GatewayStore::open_gateway_execution`], [`GatewayStore::close_gateway_execution`]) or
+//! many requests' at once in one transaction ([`GatewayStore::write_gateway_records`], the
+//! gateway's group commit: one fsync for the batch, each write in its own savepoint so one
+//! that fails leaves the others committed).
+//!
+//! A crash between open and close leaves a running turn and an open reservation; the
+//! reservation expires and is released by the next reservation in its window, so spent
+//! budget never leaks for longer than the expiry, and
+//! [`GatewayStore::stale_gateway_executions`] finds the turn so it can be closed as
+//! interrupted.
 //!
 //! Budgets: a window's counter holds settled usage plus open reservations. A reservation is
 //! one conditional upsert — it adds the estimate only where the sum stays within the limit —
@@ -103,6 +110,33 @@ pub struct CloseGatewayExecution {
     pub settle: Option<BudgetSettlement>,
 }
 
+/// One write of a gateway request's record, for [`GatewayStore::write_gateway_records`]
+/// (boxed: the two differ a lot in size and travel through a queue).
+#[derive(Debug, Clone, PartialEq)]
+pub enum GatewayWrite {
+    Open(Box<OpenGatewayExecution>),
+    Close(Box<CloseGatewayExecution>),
+}
+
+/// What one write of a batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayWritten {
+    Opened(HoldOutcome),
+    Closed,
+}
+
+/// A gateway execution still running: its close never came (the process stopped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleGatewayExecution {
+    pub tenant_id: TenantId,
+    pub session_id: SessionId,
+    pub execution_id: ExecutionId,
+    pub environment: Environment,
+    /// The route's name (the session's `agent`).
+    pub route: String,
+    pub started_at: OffsetDateTime,
+}
+
 #[async_trait]
 pub trait GatewayStore: Send + Sync + std::fmt::Debug {
     /// One transaction: the session (origin `gateway`), its turn 1 running, `steps`, and the
@@ -114,6 +148,22 @@ pub trait GatewayStore: Send + Sync + std::fmt::Debug {
     /// reservation that expired and was released meanwhile is settled by adding the actual
     /// usage alone.
     async fn close_gateway_execution(&self, close: CloseGatewayExecution) -> StoreResult<()>;
+
+    /// Every write in one transaction, in order, each in its own savepoint: the answer has
+    /// one result per write, and a write that fails is rolled back alone. The outer error
+    /// means the transaction itself failed and nothing was written.
+    async fn write_gateway_records(
+        &self,
+        writes: Vec<GatewayWrite>,
+    ) -> StoreResult<Vec<StoreResult<GatewayWritten>>>;
+
+    /// Gateway executions (sessions of channel `gateway`) whose turn is still running and
+    /// began before `started_before`, oldest first, at most `limit`.
+    async fn stale_gateway_executions(
+        &self,
+        started_before: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<StaleGatewayExecution>>;
 
     /// What a budget window has counted; zero for a window nothing was reserved in.
     async fn budget_spent(

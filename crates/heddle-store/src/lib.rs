@@ -49,7 +49,7 @@ pub use drift::{DriftState, DriftStore};
 pub use error::StoreError;
 pub use gateway::{
     AuditedStep, BudgetHold, BudgetSettlement, BudgetSpent, CloseGatewayExecution, GatewayStore,
-    HoldOutcome, OpenGatewayExecution,
+    GatewayWrite, GatewayWritten, HoldOutcome, OpenGatewayExecution, StaleGatewayExecution,
 };
 pub use mcp_pins::{McpPinStore, McpToolPin};
 pub use pending_actions::{

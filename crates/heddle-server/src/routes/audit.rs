@@ -83,6 +83,7 @@ pub async fn list_audit_events(
     caller: Authenticated,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
+    state.gateway.flush_records().await;
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(invalid(format!(
@@ -175,6 +176,7 @@ pub async fn issue_checkpoint(
     State(state): State<AppState>,
     caller: Authenticated,
 ) -> Result<Json<CheckpointView>, ApiError> {
+    state.gateway.flush_records().await;
     let checkpoint = state
         .identity
         .issue_audit_checkpoint(&caller.caller(), caller.principal.tenant_id)
@@ -351,6 +353,7 @@ pub async fn export(
     caller: Authenticated,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<axum::response::Response, ApiError> {
+    state.gateway.flush_records().await;
     let (bytes, _summary) = state
         .identity
         .export_audit_log(

@@ -103,6 +103,7 @@ pub async fn list_violations(
     caller: Authenticated,
     ApiQuery(params): ApiQuery<ViolationListParams>,
 ) -> Result<Json<ViolationPage>, ApiError> {
+    state.gateway.flush_records().await;
     let filter = params.filter()?;
     let page = state
         .runtime

@@ -102,6 +102,8 @@ pub async fn list_sessions(
     caller: Authenticated,
     ApiQuery(params): ApiQuery<SessionListParams>,
 ) -> Result<Json<ListPage<SessionView>>, ApiError> {
+    // Answers go out before their gateway record's close commits; read after it.
+    state.gateway.flush_records().await;
     let page = ListParams {
         after: params.after,
         limit: params.limit,
@@ -130,6 +132,7 @@ pub async fn get_session(
     caller: Authenticated,
     ApiPath(id): ApiPath<SessionId>,
 ) -> Result<Json<SessionView>, ApiError> {
+    state.gateway.flush_records().await;
     let session = state
         .runtime
         .get_session(&caller.caller(), caller.principal.tenant_id, id)
@@ -250,6 +253,7 @@ pub async fn get_execution(
     caller: Authenticated,
     ApiPath(id): ApiPath<ExecutionId>,
 ) -> Result<Json<ExecutionView>, ApiError> {
+    state.gateway.flush_records().await;
     let execution = state
         .runtime
         .get_execution(&caller.caller(), caller.principal.tenant_id, id)

@@ -758,3 +758,73 @@ async fn embeddings_are_masked_and_vectors_come_back() {
     );
     assert_eq!(sent["model"], "gpt-4o-mini");
 }
+
+#[tokio::test]
+async fn a_request_whose_outcome_never_came_is_closed_as_interrupted_by_the_sweep() {
+    let gateway = Gateway::start().await;
+    // The upstream never answers in time: the request stays under way, as it would if its
+    // process had stopped between the upstream call and the close.
+    gateway
+        .fake
+        .push_reply(placeholder_answer().delayed(std::time::Duration::from_secs(3600)));
+    let body = json!({"model": "support_gpt",
+                      "messages": [{"role": "user", "content": "Where is my order?"}]});
+    let pending = tokio::spawn(
+        gateway
+            .post(&gateway.key, "/v1/chat/completions", &body)
+            .send(),
+    );
+    while gateway.fake.requests().is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let admin = gateway.server.key(Role::Admin).to_owned();
+    let get = |path: String| {
+        let request = gateway
+            .server
+            .request(Method::GET, &path)
+            .bearer_auth(&admin);
+        async move { json(request.send().await.unwrap(), 200).await }
+    };
+    let sessions = get("/v1/sessions".to_owned()).await;
+    let session = sessions["items"][0]["id"].as_str().unwrap().to_owned();
+    let turns = get(format!("/v1/sessions/{session}")).await;
+    let execution = turns["turns"][0]["execution_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        get(format!("/v1/executions/{execution}")).await["status"],
+        "running"
+    );
+
+    // Still within the longest deadline a route may set: left alone.
+    assert_eq!(gateway.server.gateway.sweep_interrupted().await.unwrap(), 0);
+    gateway.server.clock.advance(time::Duration::hours(2));
+    assert_eq!(gateway.server.gateway.sweep_interrupted().await.unwrap(), 1);
+    assert_eq!(gateway.server.gateway.sweep_interrupted().await.unwrap(), 0);
+
+    let record = get(format!("/v1/executions/{execution}")).await;
+    assert_eq!(record["status"], "failed", "{record}");
+    let last = record["steps"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "status");
+    assert!(
+        last["detail"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted"),
+        "{last}"
+    );
+    // Heddle itself closed it, and says so in the audit log.
+    let events = get("/v1/audit/events?action=turn.failed".to_owned()).await;
+    let closed = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| &item["event"])
+        .find(|e| e["target"]["id"] == execution.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("no turn.failed for {execution}: {events}"));
+    assert_eq!(closed["actor"]["kind"], "system", "{closed}");
+    assert_eq!(closed["outcome"], "failure", "{closed}");
+    pending.abort();
+}

@@ -24,6 +24,8 @@ pub struct TestServer {
     pub mailer: Arc<heddle_mail::MemoryMailer>,
     /// The server's runtime, for what a background worker would do (`run_due_actions`).
     pub runtime: heddle_runtime::Runtime,
+    /// The server's OpenAI-compatible gateway, for its background sweep.
+    pub gateway: heddle_gateway::Gateway,
     stop: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -106,6 +108,7 @@ impl TestServer {
         .await
         .unwrap();
         let runtime = state.runtime.clone();
+        let gateway = state.gateway.clone();
         let router = heddle_server::build_router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -126,6 +129,7 @@ impl TestServer {
             keys,
             mailer,
             runtime,
+            gateway,
             stop: Some(stop),
             _dir: dir,
         }

@@ -3,9 +3,9 @@
 //! actual usage, and release of reservations whose process died.
 
 use heddle_store::{
-    AuditedStep, BudgetHold, BudgetSettlement, BudgetSpent, CloseGatewayExecution, HoldOutcome,
-    NewApiKey, NewSession, NewStep, OpenGatewayExecution, SessionChannel, Store, StoreError,
-    TurnStatus, UsageScope,
+    AuditedStep, BudgetHold, BudgetSettlement, BudgetSpent, CloseGatewayExecution, GatewayWrite,
+    GatewayWritten, HoldOutcome, NewApiKey, NewSession, NewStep, OpenGatewayExecution,
+    SessionChannel, Store, StoreError, TurnStatus, UsageScope,
 };
 use heddle_types::{Environment, ExecutionId, RoutePin, SessionId, TenantId};
 use serde_json::json;
@@ -22,6 +22,8 @@ conformance_tests!(
     a_hold_past_a_cap_reserves_nothing_but_the_request_is_recorded,
     concurrent_holds_never_pass_the_cap_together,
     an_expired_hold_is_released_by_the_next_one,
+    a_batch_writes_in_order_and_a_failing_write_is_rolled_back_alone,
+    running_gateway_executions_past_a_cutoff_are_found_as_stale,
 );
 
 const SCOPE: &str = "route/prod/support_gpt";
@@ -340,4 +342,127 @@ async fn an_expired_hold_is_released_by_the_next_one(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(spent(store, acme.id).await.tokens, 350);
+}
+
+async fn a_batch_writes_in_order_and_a_failing_write_is_rolled_back_alone(db: TestDb) {
+    let store = &*db.store;
+    let acme = tenant(store, "acme").await;
+    let outbox_before = store.audit_outbox_len().await.unwrap();
+    let first = open(acme.id, None, at(10));
+    let held = hold(600, 0, Some(1_000), 100);
+    let second = open(acme.id, Some(held.clone()), at(10));
+    // Past the cap once the second's hold counts: reserves nothing, still recorded.
+    let third = open(acme.id, Some(hold(600, 0, Some(1_000), 100)), at(10));
+    // Never opened: its close fails, and only it is rolled back.
+    let orphan = open(acme.id, None, at(10));
+    let mut orphan_close = close(&orphan, None);
+    orphan_close.steps = vec![step("model_request", acme.id, 0, at(11))];
+    let results = store
+        .write_gateway_records(vec![
+            GatewayWrite::Open(Box::new(first.clone())),
+            GatewayWrite::Open(Box::new(second.clone())),
+            GatewayWrite::Close(Box::new(close(&first, None))),
+            GatewayWrite::Close(Box::new(orphan_close)),
+            GatewayWrite::Open(Box::new(third.clone())),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 5);
+    assert_eq!(
+        results[0].as_ref().unwrap(),
+        &GatewayWritten::Opened(HoldOutcome::Held)
+    );
+    assert_eq!(
+        results[1].as_ref().unwrap(),
+        &GatewayWritten::Opened(HoldOutcome::Held)
+    );
+    assert_eq!(results[2].as_ref().unwrap(), &GatewayWritten::Closed);
+    // Its step names a turn that does not exist.
+    assert!(results[3].is_err(), "{:?}", results[3]);
+    assert!(
+        matches!(
+            results[4],
+            Ok(GatewayWritten::Opened(HoldOutcome::Refused(_)))
+        ),
+        "{:?}",
+        results[4]
+    );
+    let status = |execution_id| async move {
+        store
+            .get_execution(acme.id, execution_id)
+            .await
+            .map(|execution| execution.status)
+    };
+    assert_eq!(
+        status(first.execution_id).await.unwrap(),
+        TurnStatus::Completed
+    );
+    assert_eq!(
+        status(second.execution_id).await.unwrap(),
+        TurnStatus::Running
+    );
+    assert_eq!(
+        status(third.execution_id).await.unwrap(),
+        TurnStatus::Running
+    );
+    assert!(matches!(
+        status(orphan.execution_id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let first_steps = store
+        .list_steps(acme.id, first.session.id, Some(1))
+        .await
+        .unwrap();
+    assert_eq!(first_steps.len(), 3);
+    assert_eq!(spent(store, acme.id).await.tokens, 600);
+    // Events: three opens (session, turn, one step each) and the close (two steps, the
+    // turn's end); none of the rolled-back close's.
+    assert_eq!(
+        store.audit_outbox_len().await.unwrap() - outbox_before,
+        3 * 3 + 3
+    );
+}
+
+async fn running_gateway_executions_past_a_cutoff_are_found_as_stale(db: TestDb) {
+    let store = &*db.store;
+    let acme = tenant(store, "acme").await;
+    let old = open(acme.id, None, at(10));
+    let older = open(acme.id, None, at(5));
+    let finished = open(acme.id, None, at(6));
+    let recent = open(acme.id, None, at(50));
+    for opened in [&old, &older, &finished, &recent] {
+        store.open_gateway_execution(opened.clone()).await.unwrap();
+    }
+    store
+        .close_gateway_execution(close(&finished, None))
+        .await
+        .unwrap();
+    let stale = store.stale_gateway_executions(at(40), 10).await.unwrap();
+    let found: Vec<ExecutionId> = stale.iter().map(|s| s.execution_id).collect();
+    assert_eq!(found, [older.execution_id, old.execution_id]);
+    assert_eq!(stale[0].session_id, older.session.id);
+    assert_eq!(stale[0].tenant_id, acme.id);
+    assert_eq!(stale[0].environment, Environment::Prod);
+    assert_eq!(stale[0].route, "support_gpt");
+    assert_eq!(stale[0].started_at, at(5));
+    assert_eq!(
+        store
+            .stale_gateway_executions(at(40), 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Closing one as interrupted takes it off the list.
+    let mut interrupted = close(&older, None);
+    interrupted.status = TurnStatus::Failed;
+    store.close_gateway_execution(interrupted).await.unwrap();
+    let left: Vec<ExecutionId> = store
+        .stale_gateway_executions(at(40), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.execution_id)
+        .collect();
+    assert_eq!(left, [old.execution_id]);
 }
