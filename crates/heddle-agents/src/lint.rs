@@ -239,19 +239,20 @@ fn mcp_server_findings(server: &McpServerSpec) -> Vec<(&'static str, FieldPath, 
             Some(body) => (body, true),
             None => (entry.as_str(), false),
         };
-        if !names_a_write(name, prefix) {
+        let constrained = || {
+            server
+                .tools
+                .get(name)
+                .is_some_and(|t| t.arguments.is_some())
+        };
+        // A prefix admits tools no `tools` entry can name in advance.
+        if !names_a_write(name, prefix) || (!prefix && constrained()) {
             continue;
         }
-        let constrained = server
-            .tools
-            .get(name)
-            .is_some_and(|t| t.arguments.is_some());
         let message = if prefix {
             format!(
                 "`{entry}` allows every `{name}…` tool the server lists, with no argument constraints; allow them by name and constrain each under `tools`"
             )
-        } else if constrained {
-            continue;
         } else {
             format!(
                 "`{name}` looks like it changes something and takes any arguments the upstream accepts; constrain them under `tools.{name}.arguments`"

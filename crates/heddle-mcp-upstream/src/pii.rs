@@ -3,13 +3,13 @@
 //! `trust.pii` block, counted by kind for the call's audit event — never the values — and
 //! acted on as the block says:
 //!
-//! | `pii.action`        | arguments                  | result                               |
-//! |---------------------|----------------------------|--------------------------------------|
-//! | left out (default)  | counted                    | counted, passed on unchanged         |
-//! | `redact`            | counted, passed unchanged  | counted, values replaced (`<EMAIL_1>`) |
-//! | `flag`, `warn`      | counted, a violation a kind | counted, a violation a kind         |
-//! | `block`             | the call is refused        | the result is withheld               |
-//! | `enabled: false`    | not looked for             | not looked for                       |
+//! | `pii.action`       | arguments                     | result                                 |
+//! |--------------------|-------------------------------|----------------------------------------|
+//! | left out (default) | counted                       | counted, passed on unchanged           |
+//! | `redact`           | counted, passed unchanged     | counted, values replaced (`<EMAIL_1>`) |
+//! | `flag`, `warn`     | counted, a violation per kind | counted, a violation per kind          |
+//! | `block`            | the call is refused           | the result is withheld                 |
+//! | `enabled: false`   | not looked for                | not looked for                         |
 //!
 //! Why masking is not the default here, as it is for an agent: an agent masks what a model
 //! provider reads and restores the values for the person. The gateway's caller is the

@@ -255,7 +255,7 @@ from mcp.server.mcpserver import MCPServer
 mcp = MCPServer("contacts")
 
 @mcp.tool(name="find_contact", description="Find a contact by a search text.")
-def find_contact(query: str) -> dict:
+def find_contact(query: str) -> dict[str, str]:
     return {
         "name": "Ana Lopez",
         "email": "ana.lopez@example.com",
