@@ -1,5 +1,8 @@
 //! The contract lint: capability-design problems (seed 000 "Designing Safe Capabilities",
-//! seed 003) found before an agent runs. `heddle lint` prints it; `apply` refuses errors.
+//! seed 003) found before an agent runs, and what a security reviewer looks for in an
+//! upstream MCP server (`mcp-*` rules: credentials in clear, plain http, write tools without
+//! argument constraints, results not screened for injection). `heddle lint` prints it;
+//! `apply` refuses errors.
 //!
 //! Loading already refuses what is malformed; the lint judges what is well-formed but unsafe.
 //! Each finding names its rule, the file and line, and says what to change. Output is text
