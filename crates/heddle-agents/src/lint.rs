@@ -1,5 +1,8 @@
 //! The contract lint: capability-design problems (seed 000 "Designing Safe Capabilities",
-//! seed 003) found before an agent runs. `heddle lint` prints it; `apply` refuses errors.
+//! seed 003) found before an agent runs, and what a security reviewer looks for in an
+//! upstream MCP server (`mcp-*` rules: credentials in clear, plain http, write tools without
+//! argument constraints, results not screened for injection). `heddle lint` prints it;
+//! `apply` refuses errors.
 //!
 //! Loading already refuses what is malformed; the lint judges what is well-formed but unsafe.
 //! Each finding names its rule, the file and line, and says what to change. Output is text
@@ -16,6 +19,7 @@ use heddle_records::metadata::builtin_objects;
 use crate::config::{Backend, BoundSource, Capability, DataClass, Effect, IdentityMode};
 use crate::load::ConfigSet;
 use crate::locate::FieldPath;
+use crate::mcp_server::{EnvValue, McpServerSpec, McpTransport};
 use crate::schema::{has_type, is_enumerated, model_schema, object_schemas, walk_properties};
 use crate::template::{PlaceholderUse, Role, placeholder, query_placeholders};
 
@@ -54,6 +58,10 @@ pub const OPEN_INPUT_SCHEMA: &str = "open-input-schema";
 pub const UNBOUNDED_STRING: &str = "unbounded-string";
 pub const SERVICE_USER_IDENTITY: &str = "service-user-identity";
 pub const VAGUE_CAPABILITY: &str = "vague-capability";
+pub const MCP_LITERAL_SECRET: &str = "mcp-literal-secret";
+pub const MCP_PLAINTEXT_HTTP: &str = "mcp-plaintext-http";
+pub const MCP_UNCONSTRAINED_WRITE_TOOL: &str = "mcp-unconstrained-write-tool";
+pub const MCP_UNSCREENED_RESULTS: &str = "mcp-unscreened-results";
 
 /// Every rule, in the order SARIF lists them.
 pub const RULES: &[Rule] = &[
@@ -105,6 +113,34 @@ pub const RULES: &[Rule] = &[
         severity: Severity::Error,
         summary: "A capability can touch any object or any field.",
         help: "Fix the object in the backend and allow-list only the fields this one business purpose needs.",
+    },
+    Rule {
+        id: MCP_LITERAL_SECRET,
+        name: "McpLiteralSecret",
+        severity: Severity::Error,
+        summary: "An upstream MCP server's environment holds a literal credential.",
+        help: "Store the credential in the vault and reference it (`{ secret: name }`): a literal one sits in git, in every stored configuration version and in every export.",
+    },
+    Rule {
+        id: MCP_PLAINTEXT_HTTP,
+        name: "McpPlaintextHttp",
+        severity: Severity::Warning,
+        summary: "An upstream MCP server is reached over plain http:// on a host other than loopback.",
+        help: "Use https:// so arguments, results and the bearer credential cannot be read or changed on the way.",
+    },
+    Rule {
+        id: MCP_UNCONSTRAINED_WRITE_TOOL,
+        name: "McpUnconstrainedWriteTool",
+        severity: Severity::Warning,
+        summary: "An upstream tool whose name says it changes something is allowed without argument constraints.",
+        help: "Name the tool in `tools` with an arguments schema (patterns, enums, maxLength) and forbidden values, so a steered caller cannot aim it anywhere the upstream allows.",
+    },
+    Rule {
+        id: MCP_UNSCREENED_RESULTS,
+        name: "McpUnscreenedResults",
+        severity: Severity::Warning,
+        summary: "An upstream MCP server's trust block lets an injection in its results through.",
+        help: "Keep `trust.injection` enabled with `action: block`: an upstream's results are untrusted input that the caller may hand to a model.",
     },
 ];
 
@@ -170,9 +206,156 @@ pub fn lint(set: &ConfigSet) -> Vec<Finding> {
             );
         }
     }
+    for loaded in set.mcp_servers.values() {
+        for (rule_id, field, message) in mcp_server_findings(&loaded.doc.spec) {
+            linter.push(rule_id, &loaded.file, &field, message);
+        }
+    }
     let mut out = linter.out;
     out.sort();
     out
+}
+
+/// The MCP gateway's rules on one upstream server, as (rule, field, message).
+fn mcp_server_findings(server: &McpServerSpec) -> Vec<(&'static str, FieldPath, String)> {
+    let mut out = Vec::new();
+    let at = spec();
+    match &server.transport {
+        McpTransport::Stdio(stdio) => {
+            let env = at.key("transport").key("stdio").key("env");
+            for name in literal_secrets(&stdio.env) {
+                out.push((MCP_LITERAL_SECRET, env.key(name), format!(
+                    "`{name}` holds a literal credential; put it in the vault and write `{name}: {{ secret: <vault secret name> }}`"
+                )));
+            }
+        }
+        McpTransport::Http(http) => {
+            if let Some(host) = plaintext_remote_host(&http.url) {
+                out.push((MCP_PLAINTEXT_HTTP, at.key("transport").key("http").key("url"), format!(
+                    "`{host}` is reached over plain http://; use https:// (plain http is for loopback only)"
+                )));
+            }
+        }
+    }
+    for (i, entry) in server.allow.iter().enumerate() {
+        let (name, prefix) = match entry.strip_suffix('*') {
+            Some(body) => (body, true),
+            None => (entry.as_str(), false),
+        };
+        let constrained = || {
+            server
+                .tools
+                .get(name)
+                .is_some_and(|t| t.arguments.is_some())
+        };
+        // A prefix admits tools no `tools` entry can name in advance.
+        if !names_a_write(name, prefix) || (!prefix && constrained()) {
+            continue;
+        }
+        let message = if prefix {
+            format!(
+                "`{entry}` allows every `{name}…` tool the server lists, with no argument constraints; allow them by name and constrain each under `tools`"
+            )
+        } else {
+            format!(
+                "`{name}` looks like it changes something and takes any arguments the upstream accepts; constrain them under `tools.{name}.arguments`"
+            )
+        };
+        out.push((
+            MCP_UNCONSTRAINED_WRITE_TOOL,
+            at.key("allow").index(i),
+            message,
+        ));
+    }
+    let injection = server.trust.resolve().injection;
+    if !injection.enabled || injection.action != heddle_trust::GuardAction::Block {
+        let overrides = &server.trust.injection;
+        let overridden = overrides.enabled.is_some() || overrides.action.is_some();
+        let field = if overridden {
+            at.key("trust").key("injection")
+        } else {
+            at.key("trust").key("preset")
+        };
+        out.push((MCP_UNSCREENED_RESULTS, field, format!(
+            "injection screening {} for this upstream, so an injection in its results reaches the caller; keep `trust.injection` at `action: block`",
+            if injection.enabled { format!("only {}s", injection.action) } else { "is off".to_owned() }
+        )));
+    }
+    out
+}
+
+/// Names of literal environment values that look like credentials: the trust layers'
+/// secret detector reads each as `NAME=value`, so a provider-shaped key, a URL with a
+/// password and a secret-named variable with a value are all found. `*_FILE`, `*_PATH` and
+/// `*_DIR` variables name where a credential is, not the credential.
+fn literal_secrets(env: &BTreeMap<String, EnvValue>) -> Vec<&str> {
+    let literals: Vec<(&str, &str)> = env
+        .iter()
+        .filter(|(name, _)| !["_FILE", "_PATH", "_DIR"].iter().any(|s| name.ends_with(s)))
+        .filter_map(|(name, value)| match value {
+            EnvValue::Value(v) if !v.trim().is_empty() => Some((name.as_str(), v.as_str())),
+            _ => None,
+        })
+        .collect();
+    if literals.is_empty() {
+        return Vec::new();
+    }
+    let detector = heddle_trust::PiiDetector::new();
+    let names = heddle_trust::NameDictionary::empty();
+    literals
+        .into_iter()
+        .filter(|(name, value)| {
+            detector
+                .detect(&format!("{name}={value}"), &names)
+                .iter()
+                .any(|finding| finding.kind.is_secret())
+        })
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The host of an `http://` URL unless it is loopback (`localhost`, `127.0.0.0/8`, `::1`).
+fn plaintext_remote_host(url: &str) -> Option<String> {
+    let rest = url
+        .get(..7)
+        .filter(|s| s.eq_ignore_ascii_case("http://"))
+        .and(url.get(7..))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    }
+    .to_ascii_lowercase();
+    let loopback = host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then_some(host)
+}
+
+/// Verbs a tool name starts with when the tool changes or sends something.
+const WRITE_VERBS: &[&str] = &[
+    "add", "append", "approve", "cancel", "charge", "create", "delete", "deploy", "destroy",
+    "drop", "edit", "email", "exec", "execute", "insert", "kill", "merge", "modify", "move",
+    "patch", "pay", "post", "publish", "purge", "put", "refund", "remove", "rename", "replace",
+    "reset", "revoke", "run", "send", "set", "submit", "transfer", "truncate", "update", "upload",
+    "upsert", "write",
+];
+
+/// Whether a tool name starts with a write verb as a whole word: `delete_file`,
+/// `sendEmail`, `update-issue` (not `settings`). A prefix counts only when the word ends
+/// inside it (`delete_*`, not `set*`).
+fn names_a_write(name: &str, prefix: bool) -> bool {
+    let first: String = name
+        .chars()
+        .enumerate()
+        .take_while(|(i, c)| c.is_ascii_alphabetic() && !(*i > 0 && c.is_ascii_uppercase()))
+        .map(|(_, c)| c.to_ascii_lowercase())
+        .collect();
+    let whole_word = !prefix || name.len() > first.len();
+    whole_word && WRITE_VERBS.contains(&first.as_str())
 }
 
 fn spec() -> FieldPath {
@@ -540,4 +723,53 @@ fn uri(path: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+mod tests {
+    use super::*;
+
+    /// HTTP transports do not load yet, so the rule is checked on the spec itself.
+    #[test]
+    fn plain_http_is_reported_for_remote_hosts_only() {
+        let with_url = |url: &str| -> McpServerSpec {
+            serde_json::from_value(json!({
+                "transport": {"http": {"url": url}},
+                "allow": ["read_file"],
+            }))
+            .unwrap()
+        };
+        let rules = |url: &str| -> Vec<&'static str> {
+            mcp_server_findings(&with_url(url))
+                .into_iter()
+                .map(|(rule, _, _)| rule)
+                .collect()
+        };
+        for remote in [
+            "http://mcp.example.com/mcp",
+            "HTTP://user@10.0.0.5:8080/mcp",
+            "http://[2001:db8::1]/mcp",
+        ] {
+            assert_eq!(rules(remote), [MCP_PLAINTEXT_HTTP], "{remote}");
+        }
+        for fine in [
+            "https://mcp.example.com/mcp",
+            "http://localhost:3000/mcp",
+            "http://127.0.0.1/mcp",
+            "http://[::1]:8080/mcp",
+        ] {
+            assert!(rules(fine).is_empty(), "{fine}");
+        }
+        let (_, field, message) = mcp_server_findings(&with_url("http://mcp.example.com/x"))
+            .pop()
+            .unwrap();
+        assert_eq!(field.to_string(), "spec.transport.http.url");
+        assert!(message.contains("`mcp.example.com`"), "{message}");
+    }
 }

@@ -51,8 +51,10 @@ pub struct McpServerSpec {
     /// Seconds one upstream request (a listing or a call) may take.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,
-    /// The trust layers applied to arguments (`tool_args` rules, injection) and results
-    /// (injection): the same block as an agent's; left out, the `standard` preset.
+    /// The trust layers applied to arguments (`tool_args` rules, injection, personal data)
+    /// and results (injection, `tool_result` rules, personal data): the same block as an
+    /// agent's; left out, the `standard` preset. `pii.action` here is what is written:
+    /// left out, personal data is only counted (see `heddle_mcp_upstream::pii`).
     #[serde(default, skip_serializing_if = "is_default_trust")]
     pub trust: heddle_trust::config::TrustSpec,
 }

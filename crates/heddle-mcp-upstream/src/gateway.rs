@@ -1,8 +1,9 @@
 //! The per-call pipeline of the gateway, for one configured upstream server:
 //! fresh listing → reconcile against pins and the allow-list → argument constraints →
-//! `tool_args` rules and injection on the arguments → the upstream call → injection on the
-//! result. Every refusal happens before the upstream sees the call, except the result's
-//! screening, which withholds what came back.
+//! `tool_args` rules, injection and personal data on the arguments → the upstream call →
+//! injection, `tool_result` rules and personal data on the result → the result redacted
+//! when the trust block says so (see [`crate::pii`]). Every refusal happens before the
+//! upstream sees the call, except the result's screening, which withholds what came back.
 //!
 //! Cedar authorization of the caller, audit events and pin storage are the caller's (the
 //! service layer); this module decides only what the configuration and the pins say.
@@ -18,6 +19,7 @@ use rmcp::model::CallToolResult;
 use serde_json::{Map, Value, json};
 
 use crate::connect::{Upstream, UpstreamError};
+use crate::pii::{PiiPolicy, PiiReport};
 
 /// One configured upstream, compiled once per configuration version.
 #[derive(Debug)]
@@ -26,6 +28,7 @@ pub struct UpstreamServer {
     pub config: McpServer,
     allow: AllowList,
     trust: AgentTrust,
+    pii: PiiPolicy,
 }
 
 /// Why a call did not reach the upstream, or why its result was withheld. Messages name
@@ -60,15 +63,18 @@ pub enum ApprovalError {
 /// What the pipeline did with one call, for the caller's audit event.
 #[derive(Debug)]
 pub enum CallOutcome {
-    /// Forwarded; the upstream's result passed screening (it may itself be an error result).
+    /// Forwarded; the upstream's result passed screening (it may itself be an error result)
+    /// and is redacted when the trust block says so.
     Forwarded {
         result: CallToolResult,
         screening: Screening,
+        pii: PiiReport,
     },
     /// Refused before the upstream was called, or the result withheld.
     Refused {
         refusal: Refusal,
         screening: Option<Screening>,
+        pii: PiiReport,
     },
 }
 
@@ -77,12 +83,18 @@ impl UpstreamServer {
     /// configuration was applied; a failure here is reported, never ignored).
     pub fn new(config: McpServer) -> Result<Self, String> {
         let allow = AllowList::new(&config.spec.allow).map_err(|e| e.to_string())?;
-        let trust = AgentTrust::compile(&config.spec.trust).map_err(|p| p.join("; "))?;
+        // Personal data is this pipeline's own step (counted, then acted on as `pii` says),
+        // so the composed screen leaves it out instead of finding it twice.
+        let mut screened = config.spec.trust.clone();
+        screened.pii.enabled = Some(false);
+        let trust = AgentTrust::compile(&screened).map_err(|p| p.join("; "))?;
+        let pii = PiiPolicy::of(&config.spec.trust);
         Ok(UpstreamServer {
             name: config.name.clone(),
             config,
             allow,
             trust,
+            pii,
         })
     }
 
@@ -132,13 +144,14 @@ impl UpstreamServer {
     }
 
     /// The checks before the upstream is called: exposed now, constraints, `tool_args`
-    /// rules and injection on the arguments' text.
+    /// rules, injection and personal data (counted into `pii`) on the arguments.
     pub fn check_call(
         &self,
         engine: &TrustEngine,
         reconciled: &Reconciled,
         tool: &str,
         arguments: &Value,
+        pii: &mut PiiReport,
     ) -> Result<Screening, (Refusal, Option<Screening>)> {
         if !reconciled.exposed.iter().any(|d| d.name() == tool) {
             return Err((Refusal::NotExposed(tool.to_owned()), None));
@@ -174,6 +187,12 @@ impl UpstreamServer {
                     });
             }
         }
+        // Personal data on its way to an outside service: refused under `block`, reported
+        // under `flag`/`warn`, counted always; never masked (see `crate::pii`).
+        pii.arguments = self.pii.count(engine, arguments);
+        screening
+            .violations
+            .extend(self.pii.violations(&pii.arguments));
         if screening.blocked() {
             let reason = guardrails(&screening);
             return Err((Refusal::ArgumentsBlocked(reason), Some(screening)));
@@ -181,15 +200,17 @@ impl UpstreamServer {
         Ok(screening)
     }
 
-    /// The result screened as indirect input: an injection (or a `tool_result` rule) that
-    /// blocks withholds it.
+    /// The result screened as indirect input — an injection, a `tool_result` rule or (under
+    /// `block`) personal data that blocks withholds it — then redacted when the trust block
+    /// writes `pii: { action: redact }`. What the caller gets back, with the findings.
     pub fn screen_result(
         &self,
         engine: &TrustEngine,
         tool: &str,
-        result: &CallToolResult,
-    ) -> Result<Screening, (Refusal, Screening)> {
-        let wire = serde_json::to_value(result).unwrap_or(Value::Null);
+        result: CallToolResult,
+        pii: &mut PiiReport,
+    ) -> Result<(CallToolResult, Screening), (Refusal, Screening)> {
+        let wire = serde_json::to_value(&result).unwrap_or(Value::Null);
         if wire.is_null() {
             // Fail closed: a result that cannot be read cannot be screened.
             return Err((
@@ -199,12 +220,29 @@ impl UpstreamServer {
         }
         let text = strings_of(&wire);
         let capability = json!({"name": tool, "server": self.name});
-        let screening = self.screen(engine, &text, RuleStage::ToolResult, &capability);
+        let mut screening = self.screen(engine, &text, RuleStage::ToolResult, &capability);
+        pii.result = self.pii.count(engine, &PiiPolicy::result_text(&result));
+        screening
+            .violations
+            .extend(self.pii.violations(&pii.result));
         if screening.blocked() {
             let reason = guardrails(&screening);
             return Err((Refusal::ResultWithheld(reason), screening));
         }
-        Ok(screening)
+        if !self.pii.redacts_results() {
+            return Ok((result, screening));
+        }
+        match self.pii.redact(engine, &result) {
+            Ok(redacted) => {
+                pii.redacted = redacted != result;
+                Ok((redacted, screening))
+            }
+            // Fail closed: what could not be masked is not sent.
+            Err(error) => Err((
+                Refusal::ResultWithheld(format!("pii: it could not be redacted ({error})")),
+                screening,
+            )),
+        }
     }
 
     /// The whole pipeline for one call: a fresh listing (so a definition changed since
@@ -219,19 +257,31 @@ impl UpstreamServer {
     ) -> Result<CallOutcome, UpstreamError> {
         let listed = upstream.list_tools().await?;
         let reconciled = self.reconcile(&listed, pins);
-        if let Err((refusal, screening)) = self.check_call(engine, &reconciled, tool, &arguments) {
-            return Ok(CallOutcome::Refused { refusal, screening });
+        let mut pii = self.pii.report();
+        if let Err((refusal, screening)) =
+            self.check_call(engine, &reconciled, tool, &arguments, &mut pii)
+        {
+            return Ok(CallOutcome::Refused {
+                refusal,
+                screening,
+                pii,
+            });
         }
         let arguments = match arguments {
             Value::Object(map) => map,
             _ => Map::new(),
         };
         let result = upstream.call_tool(tool, arguments).await?;
-        Ok(match self.screen_result(engine, tool, &result) {
-            Ok(screening) => CallOutcome::Forwarded { result, screening },
+        Ok(match self.screen_result(engine, tool, result, &mut pii) {
+            Ok((result, screening)) => CallOutcome::Forwarded {
+                result,
+                screening,
+                pii,
+            },
             Err((refusal, screening)) => CallOutcome::Refused {
                 refusal,
                 screening: Some(screening),
+                pii,
             },
         })
     }

@@ -8,9 +8,13 @@
 //!   exposed (allowed and its live definition equal to its approved pin), its arguments must
 //!   satisfy the configured constraints and pass the `tool_args` rules and injection
 //!   screening, and its result must pass injection screening, else it is withheld.
+//! - [`pii`]: personal data in arguments and results, counted by kind for the audit event and
+//!   refused, reported or (results only, when the trust block asks) redacted.
 
 pub mod connect;
 pub mod gateway;
+pub mod pii;
 
 pub use connect::{Upstream, UpstreamError};
 pub use gateway::{ApprovalError, CallOutcome, Refusal, UpstreamServer, strings_of};
+pub use pii::{PiiCounts, PiiReport};

@@ -3,7 +3,8 @@
 //! listing reconciled against the approved pins, approval and revocation (admins, Cedar
 //! `manage_mcp_servers`), and re-exposed calls (Cedar `call_mcp_tool`) through the pipeline
 //! of `heddle_mcp_upstream::UpstreamServer::call`. Every call and every approval leaves an
-//! audit event naming the server and tool, never argument or result values.
+//! audit event naming the server and tool, never argument or result values; a call's event
+//! carries the kinds and counts of personal data found in its arguments and result.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -257,7 +258,11 @@ impl Runtime {
             )
             .await;
         let (call, audit_outcome, extra) = match outcome {
-            Ok(CallOutcome::Forwarded { result, screening }) => {
+            Ok(CallOutcome::Forwarded {
+                result,
+                screening,
+                pii,
+            }) => {
                 let is_error = result.is_error.unwrap_or(false);
                 let wire = serde_json::to_value(&result).map_err(|_| {
                     RuntimeError::Unavailable("the upstream result could not be read".to_owned())
@@ -265,10 +270,18 @@ impl Runtime {
                 (
                     UpstreamCall::Result(wire),
                     AuditOutcome::Success,
-                    json!({"upstream_error": is_error, "violations": screening.violations.len()}),
+                    json!({
+                        "upstream_error": is_error,
+                        "violations": screening.violations.len(),
+                        "pii": pii,
+                    }),
                 )
             }
-            Ok(CallOutcome::Refused { refusal, screening }) => {
+            Ok(CallOutcome::Refused {
+                refusal,
+                screening,
+                pii,
+            }) => {
                 let stage = match refusal {
                     heddle_mcp_upstream::Refusal::NotExposed(_) => "exposure",
                     heddle_mcp_upstream::Refusal::Constraints(_) => "constraints",
@@ -286,7 +299,7 @@ impl Runtime {
                         reason: refusal.to_string(),
                     },
                     AuditOutcome::Denied,
-                    json!({"stage": stage, "violations": violations}),
+                    json!({"stage": stage, "violations": violations, "pii": pii}),
                 )
             }
             Err(error) => {

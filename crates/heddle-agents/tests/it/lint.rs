@@ -322,6 +322,105 @@ fn vague_capabilities() {
     );
 }
 
+/// An upstream MCP server the MCP rules have nothing to say about: a vault secret, harmless
+/// literals (a secret file's path is not a secret), read tools, and a write tool with
+/// constraints.
+const MCP: &str = "\
+api_version: heddle/v1
+kind: McpServer
+name: files
+spec:
+  transport:
+    stdio:
+      command: /usr/bin/files-mcp
+      env:
+        FILES_TOKEN: { secret: files_token }
+        LOG_LEVEL: { value: warn }
+        TOKEN_FILE: { value: /run/secrets/files_token }
+  allow: [read_file, \"search_*\", delete_file]
+  tools:
+    delete_file:
+      arguments:
+        schema: { type: object, properties: { path: { type: string, pattern: \"^tmp/\" } } }
+";
+
+fn mcp(text: &str) -> Vec<(String, String)> {
+    with("files.yaml", text)
+}
+
+#[test]
+fn the_good_mcp_server_is_clean() {
+    let found = lint::lint(&load(&mcp(MCP)));
+    assert!(found.is_empty(), "{}", to_text(&found));
+}
+
+#[test]
+fn literal_credentials_in_an_mcp_servers_environment() {
+    for literal in [
+        "OPENAI_API_KEY: { value: sk-proj-a1B2c3D4e5F6g7H8i9J0k1L2m3N4 }",
+        "DB_PASSWORD: { value: \"c0rrect-h0rse-battery\" }",
+        "DATABASE_URL: { value: \"postgres://app:s3cretPw@db.internal/app\" }",
+    ] {
+        let text = MCP.replace("LOG_LEVEL: { value: warn }", literal);
+        let found = fires(
+            &mcp(&text),
+            lint::MCP_LITERAL_SECRET,
+            "files.yaml",
+            10,
+            "{ secret: <vault secret name> }",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].severity, Severity::Error);
+    }
+}
+
+#[test]
+fn write_tools_without_argument_constraints() {
+    let text = MCP.replace(
+        "delete_file]",
+        "delete_file, sendEmail, \"update_*\", settings_get, \"set*\"]",
+    );
+    let found = fires(
+        &mcp(&text),
+        lint::MCP_UNCONSTRAINED_WRITE_TOOL,
+        "files.yaml",
+        12,
+        "constrain them under `tools.sendEmail.arguments`",
+    );
+    let fields: Vec<&str> = found.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(fields, ["spec.allow[3]", "spec.allow[4]"], "{found:?}");
+    assert!(found[1].message.contains("allow them by name"), "{found:?}");
+    // Constraints on the tool silence it.
+    let without = MCP.replace(
+        "    delete_file:\n      arguments:",
+        "    read_file:\n      arguments:",
+    );
+    assert_eq!(
+        findings(&mcp(&without), lint::MCP_UNCONSTRAINED_WRITE_TOOL).len(),
+        1
+    );
+}
+
+#[test]
+fn upstream_results_without_blocking_injection_screening() {
+    for (trust, line) in [
+        ("  trust: { injection: { action: warn } }\n", 17),
+        ("  trust:\n    injection: { enabled: false }\n", 18),
+        ("  trust: { preset: permissive }\n", 17),
+    ] {
+        let found = fires(
+            &mcp(&format!("{MCP}{trust}")),
+            lint::MCP_UNSCREENED_RESULTS,
+            "files.yaml",
+            line,
+            "reaches the caller",
+        );
+        assert_eq!(found.len(), 1);
+    }
+    let strict = format!("{MCP}  trust: {{ preset: strict }}\n");
+    assert!(findings(&mcp(&strict), lint::MCP_UNSCREENED_RESULTS).is_empty());
+}
+
 #[test]
 fn text_output_is_one_line_per_finding() {
     let text = CAP

@@ -2,7 +2,7 @@
 
 use heddle_mcp_pins::{Pin, WithheldReason};
 use heddle_mcp_upstream::{ApprovalError, CallOutcome, Refusal};
-use heddle_trust::TrustEngine;
+use heddle_trust::{EntityKind, TrustEngine};
 use serde_json::json;
 
 use crate::support::{CONFIG, connected, server};
@@ -240,7 +240,8 @@ async fn arguments_breaking_constraints_or_carrying_an_injection_never_reach_the
             outcome,
             CallOutcome::Refused {
                 refusal: Refusal::ArgumentsBlocked(_),
-                screening: Some(_)
+                screening: Some(_),
+                ..
             }
         ),
         "{outcome:?}"
@@ -302,6 +303,7 @@ async fn a_result_carrying_an_injection_is_withheld() {
     let CallOutcome::Refused {
         refusal: Refusal::ResultWithheld(reason),
         screening: Some(screening),
+        ..
     } = outcome
     else {
         panic!("withheld expected: {outcome:?}");
@@ -310,4 +312,177 @@ async fn a_result_carrying_an_injection_is_withheld() {
     assert!(screening.blocked());
     // The call did reach the upstream; what it returned went no further.
     assert_eq!(state.lock().unwrap().calls.len(), 1);
+}
+
+/// A contact card as an upstream might return it: an email, a phone and a card number, in
+/// the text and in `structuredContent`.
+const CONTACT_TEXT: &str =
+    "Ana Lopez: ana.lopez@example.com, +1 415 555 0134, card 4111 1111 1111 1111.";
+const RAW_VALUES: [&str; 3] = [
+    "ana.lopez@example.com",
+    "415 555 0134",
+    "4111 1111 1111 1111",
+];
+
+fn with_pii_action(action: &str) -> String {
+    format!("{CONFIG}  trust:\n    pii: {{ action: {action} }}\n")
+}
+
+/// `read_file`'s result under `config`, with the contact card in it.
+async fn contact_result(config: &str) -> CallOutcome {
+    let (state, upstream) = connected().await;
+    {
+        let mut state = state.lock().unwrap();
+        state.read_result = CONTACT_TEXT.to_owned();
+        state.read_structured = Some(json!({
+            "contact": {
+                "email": "ana.lopez@example.com",
+                "phone": "+1 415 555 0134",
+                "cards": ["4111 1111 1111 1111"],
+                "vip": true
+            },
+            "matches": 1
+        }));
+    }
+    let gateway = server(config);
+    let engine = TrustEngine::new();
+    let mut pins = Vec::new();
+    approve(&gateway, &upstream, &mut pins, "read_file").await;
+    gateway
+        .call(
+            &engine,
+            &upstream,
+            &pins,
+            "read_file",
+            json!({"path": "docs/contact.md"}),
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn personal_data_in_a_result_passes_by_default_and_is_counted() {
+    let CallOutcome::Forwarded { result, pii, .. } = contact_result(CONFIG).await else {
+        panic!("forwarded expected");
+    };
+    let wire = serde_json::to_string(&result).unwrap();
+    for value in RAW_VALUES {
+        assert!(wire.contains(value), "{value} passes unchanged: {wire}");
+    }
+    assert_eq!(pii.handling, "record");
+    assert!(!pii.redacted);
+    for kind in [EntityKind::Email, EntityKind::Phone, EntityKind::CreditCard] {
+        assert_eq!(
+            pii.result.get(&kind),
+            Some(&2),
+            "{kind} in {:?}",
+            pii.result
+        );
+    }
+}
+
+#[tokio::test]
+async fn personal_data_in_a_result_reaches_the_client_masked_under_redact() {
+    let outcome = contact_result(&with_pii_action("redact")).await;
+    let CallOutcome::Forwarded { result, pii, .. } = outcome else {
+        panic!("forwarded expected: {outcome:?}");
+    };
+    assert_eq!(pii.handling, "redact");
+    assert!(pii.redacted);
+    assert_eq!(pii.result.get(&EntityKind::Email), Some(&2));
+    let wire = serde_json::to_value(&result).unwrap();
+    let text = wire.to_string();
+    for value in RAW_VALUES {
+        assert!(!text.contains(value), "{value} leaked: {text}");
+    }
+    // One per-call map: the same value gets the same placeholder in text and structure.
+    let content = wire["content"][0]["text"].as_str().unwrap();
+    assert!(content.contains("<EMAIL_1>"), "{content}");
+    assert!(content.contains("<PHONE_1>"), "{content}");
+    assert!(content.contains("<CREDIT_CARD_1>"), "{content}");
+    // structuredContent keeps its shape and types: only string values changed.
+    assert_eq!(
+        wire["structuredContent"],
+        json!({
+            "contact": {
+                "email": "<EMAIL_1>",
+                "phone": "<PHONE_1>",
+                "cards": ["<CREDIT_CARD_1>"],
+                "vip": true
+            },
+            "matches": 1
+        })
+    );
+    assert_eq!(result.is_error, Some(false));
+}
+
+#[tokio::test]
+async fn personal_data_in_a_result_is_withheld_under_block() {
+    let outcome = contact_result(&with_pii_action("block")).await;
+    let CallOutcome::Refused {
+        refusal: Refusal::ResultWithheld(reason),
+        pii,
+        ..
+    } = outcome
+    else {
+        panic!("withheld expected: {outcome:?}");
+    };
+    assert!(reason.contains("pii:EMAIL"), "{reason}");
+    assert!(RAW_VALUES.iter().all(|v| !reason.contains(v)), "{reason}");
+    assert_eq!(pii.result.get(&EntityKind::CreditCard), Some(&2));
+}
+
+/// Calls `search_docs` with an email address in its arguments under `config`.
+async fn search_for_an_address(config: &str) -> (CallOutcome, Vec<(String, serde_json::Value)>) {
+    let (state, upstream) = connected().await;
+    let gateway = server(config);
+    let engine = TrustEngine::new();
+    let mut pins = Vec::new();
+    approve(&gateway, &upstream, &mut pins, "search_docs").await;
+    let outcome = gateway
+        .call(
+            &engine,
+            &upstream,
+            &pins,
+            "search_docs",
+            json!({"path": "mail from ana.lopez@example.com"}),
+        )
+        .await
+        .unwrap();
+    let calls = state.lock().unwrap().calls.clone();
+    (outcome, calls)
+}
+
+#[tokio::test]
+async fn personal_data_in_arguments_is_refused_under_block_before_the_upstream_sees_it() {
+    let (outcome, calls) = search_for_an_address(&with_pii_action("block")).await;
+    let CallOutcome::Refused {
+        refusal: Refusal::ArgumentsBlocked(reason),
+        pii,
+        ..
+    } = outcome
+    else {
+        panic!("blocked expected: {outcome:?}");
+    };
+    assert_eq!(reason, "pii:EMAIL");
+    assert_eq!(pii.arguments.get(&EntityKind::Email), Some(&1));
+    assert!(calls.is_empty(), "the upstream saw {calls:?}");
+}
+
+#[tokio::test]
+async fn arguments_are_counted_but_never_masked_by_default_or_under_redact() {
+    for config in [CONFIG.to_owned(), with_pii_action("redact")] {
+        let (outcome, calls) = search_for_an_address(&config).await;
+        let CallOutcome::Forwarded { pii, .. } = outcome else {
+            panic!("forwarded expected: {outcome:?}");
+        };
+        assert_eq!(pii.arguments.get(&EntityKind::Email), Some(&1));
+        assert_eq!(
+            calls,
+            [(
+                "search_docs".to_owned(),
+                json!({"path": "mail from ana.lopez@example.com"})
+            )]
+        );
+    }
 }

@@ -18,6 +18,8 @@ use serde_json::{Map, Value, json};
 pub struct State {
     pub read_description: String,
     pub read_result: String,
+    /// `structuredContent` of `read_file`'s result, when set.
+    pub read_structured: Option<Value>,
     /// Every call that reached this server: (tool, arguments).
     pub calls: Vec<(String, Value)>,
 }
@@ -67,9 +69,11 @@ impl ServerHandler for FakeUpstream {
             "read_file" => state.read_result.clone(),
             other => format!("{other} ran"),
         };
-        Ok(CallToolResponse::Complete(CallToolResult::success(vec![
-            ContentBlock::text(text),
-        ])))
+        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+        if request.name == "read_file" {
+            result.structured_content = state.read_structured.clone();
+        }
+        Ok(CallToolResponse::Complete(result))
     }
 }
 
@@ -105,6 +109,7 @@ pub async fn connected() -> (Arc<Mutex<State>>, Upstream) {
     let state = Arc::new(Mutex::new(State {
         read_description: "Read a file under docs/.".to_owned(),
         read_result: "The quarterly plan is in docs/plan.md.".to_owned(),
+        read_structured: None,
         calls: Vec::new(),
     }));
     let (client_io, server_io) = tokio::io::duplex(64 * 1024);

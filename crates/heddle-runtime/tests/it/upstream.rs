@@ -33,7 +33,10 @@ macro_rules! on_both_engines {
     };
 }
 
-on_both_engines!(approvals_and_calls_are_authorized_pinned_and_audited);
+on_both_engines!(
+    approvals_and_calls_are_authorized_pinned_and_audited,
+    personal_data_is_redacted_or_refused_and_audited_by_kind,
+);
 
 const ADMIN: &str = "admin@acme.test";
 
@@ -245,4 +248,163 @@ spec:
             .is_empty()
     );
     assert_eq!(audit(&world, "mcp.tool.revoked").await.len(), 1);
+}
+
+const CONTACTS_SCRIPT: &str = r#"
+from mcp.server.mcpserver import MCPServer
+mcp = MCPServer("contacts")
+
+@mcp.tool(name="find_contact", description="Find a contact by a search text.")
+def find_contact(query: str) -> dict[str, str]:
+    return {
+        "name": "Ana Lopez",
+        "email": "ana.lopez@example.com",
+        "phone": "+1 415 555 0134",
+        "card": "4111 1111 1111 1111",
+    }
+
+mcp.run("stdio")
+"#;
+
+const CONTACT_VALUES: [&str; 3] = [
+    "ana.lopez@example.com",
+    "415 555 0134",
+    "4111 1111 1111 1111",
+];
+
+/// The `pii` object of a call's audit event, wherever the canonical form nests the details.
+fn pii_of(canonical: &str) -> serde_json::Value {
+    fn find(value: &serde_json::Value) -> Option<&serde_json::Value> {
+        let object = value.as_object()?;
+        object.get("pii").or_else(|| object.values().find_map(find))
+    }
+    let event: serde_json::Value = serde_json::from_str(canonical).unwrap();
+    find(&event).cloned().unwrap_or_default()
+}
+
+async fn personal_data_is_redacted_or_refused_and_audited_by_kind(world: World) {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("contacts_server.py");
+    std::fs::write(&script, CONTACTS_SCRIPT).unwrap();
+    // Two servers over the same program: one redacts results, one refuses personal data.
+    let document = |name: &str, action: &str| {
+        format!(
+            "api_version: heddle/v1
+kind: McpServer
+name: {name}
+spec:
+  transport:
+    stdio:
+      command: {python}
+      args: [{}]
+  allow: [find_contact]
+  timeout_seconds: 20
+  trust:
+    pii: {{ action: {action} }}
+",
+            script.display()
+        )
+    };
+    world
+        .apply(&[
+            ("redacting.yaml", document("redacting", "redact")),
+            ("blocking.yaml", document("blocking", "block")),
+        ])
+        .await;
+    let env = Environment::Dev;
+    let admin = world.person(ADMIN).await;
+    let operator = world.api_key(Role::Operator).await;
+    for server in ["redacting", "blocking"] {
+        let view = world
+            .runtime
+            .mcp_server_tools(&admin, world.tenant, env, server)
+            .await
+            .unwrap();
+        let fingerprint = view.withheld[0]["fingerprint"].as_str().unwrap().to_owned();
+        world
+            .runtime
+            .approve_mcp_tool(
+                &admin,
+                world.tenant,
+                env,
+                server,
+                "find_contact",
+                &fingerprint,
+            )
+            .await
+            .unwrap();
+    }
+
+    // Redact: the client sees placeholders, in the text and the structured content.
+    let outcome = world
+        .runtime
+        .call_upstream_tool(
+            &operator,
+            world.tenant,
+            env,
+            "redacting",
+            "find_contact",
+            json!({"query": "Ana"}),
+        )
+        .await
+        .unwrap();
+    let UpstreamCall::Result(result) = outcome else {
+        panic!("a result expected: {outcome:?}");
+    };
+    let text = result.to_string();
+    assert!(
+        CONTACT_VALUES.iter().all(|value| !text.contains(value)),
+        "{text}"
+    );
+    assert!(text.contains("<EMAIL_1>"), "{text}");
+    assert_eq!(result["structuredContent"]["card"], "<CREDIT_CARD_1>");
+
+    // Block: arguments carrying an address never reach the upstream.
+    let outcome = world
+        .runtime
+        .call_upstream_tool(
+            &operator,
+            world.tenant,
+            env,
+            "blocking",
+            "find_contact",
+            json!({"query": "ana.lopez@example.com"}),
+        )
+        .await
+        .unwrap();
+    let UpstreamCall::Refused { stage, reason } = outcome else {
+        panic!("a refusal expected: {outcome:?}");
+    };
+    assert_eq!(stage, "arguments");
+    assert!(reason.contains("pii:EMAIL"), "{reason}");
+
+    // The events carry kinds and counts, never values.
+    let calls = audit(&world, "mcp.tool.call").await;
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    for call in &calls {
+        assert!(
+            CONTACT_VALUES.iter().all(|value| !call.contains(value)),
+            "a value in {call}"
+        );
+    }
+    let redacted = calls
+        .iter()
+        .map(|c| pii_of(c))
+        .find(|pii| pii["handling"] == "redact")
+        .expect("the redacting call's event");
+    assert_eq!(redacted["redacted"], true);
+    for kind in ["EMAIL", "PHONE", "CREDIT_CARD"] {
+        assert!(
+            redacted["result"][kind].as_u64().is_some_and(|n| n >= 1),
+            "{kind}: {redacted}"
+        );
+    }
+    let blocked = calls
+        .iter()
+        .map(|c| pii_of(c))
+        .find(|pii| pii["handling"] == "block")
+        .expect("the blocking call's event");
+    assert_eq!(blocked["arguments"], json!({"EMAIL": 1}));
+    assert_eq!(blocked["result"], json!({}));
 }
