@@ -8,6 +8,8 @@
 //!   upstream is reached under the same SSRF rules as every other outbound call (private
 //!   addresses only when the operator opts in, no proxies, no redirects, capped bodies,
 //!   deadlines); the bearer credential is sent, never logged nor shown in errors.
+//! - [`reach`]: the operator's rules for where HTTP upstreams may be (private network opt-in,
+//!   host allowlist), made into the outbound client of one upstream.
 //! - [`gateway`]: the pipeline of one call against a configured `McpServer`: the tool must be
 //!   exposed (allowed and its live definition equal to its approved pin), its arguments must
 //!   satisfy the configured constraints and pass the `tool_args` rules and injection
@@ -16,7 +18,9 @@
 pub mod connect;
 pub mod gateway;
 pub mod http;
+pub mod reach;
 
 pub use connect::{Upstream, UpstreamError};
 pub use gateway::{ApprovalError, CallOutcome, Refusal, UpstreamServer, strings_of};
-pub use http::{OutboundMcpClient, UpstreamReach};
+pub use http::OutboundMcpClient;
+pub use reach::UpstreamReach;

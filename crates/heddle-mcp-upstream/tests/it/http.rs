@@ -288,3 +288,21 @@ async fn the_bearer_credential_reaches_the_upstream_and_never_appears_in_errors(
     assert!(seen.iter().filter(|s| s.status == 401).count() >= 2);
     assert!(seen.iter().any(|s| s.status == 200));
 }
+
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    // An upstream (or someone between) answering with a redirect to the cloud metadata
+    // address: the outbound client follows no redirect, so the handshake fails there.
+    let app = axum::Router::new().fallback(|| async {
+        (
+            axum::http::StatusCode::TEMPORARY_REDIRECT,
+            [("location", "http://169.254.169.254/latest/meta-data")],
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let error = connect(&url, Some(TOKEN)).await.unwrap_err();
+    assert!(error.contains("307"), "{error}");
+    assert!(!error.contains("169.254"), "{error}");
+}
