@@ -12,8 +12,8 @@
 //!       env:
 //!         FILES_TOKEN: { secret: files_token }   # a vault secret of the tenant
 //!         LOG_LEVEL: { value: warn }
-//!   # later: transport: { http: { url: https://mcp.example.com/mcp, bearer_secret: mcp_token } }
-//!   # (parsed, but refused for now: the gateway does not connect over HTTP yet)
+//!   # or over streamable HTTP, through Heddle's outbound client and its SSRF rules:
+//!   # transport: { http: { url: https://mcp.example.com/mcp, bearer_secret: mcp_token } }
 //!   allow: [read_file, "search_*"]
 //!   tools:
 //!     read_file:
@@ -76,8 +76,8 @@ impl McpServerSpec {
 pub enum McpTransport {
     /// A child process speaking MCP on its stdin/stdout.
     Stdio(StdioTransport),
-    /// A streamable HTTP endpoint. Parsed and checked, but refused at load: the gateway
-    /// does not connect over HTTP yet.
+    /// A streamable HTTP endpoint, reached through Heddle's outbound client: a loopback or
+    /// private address only where the server's `mcp.upstream_allow_private_network` says so.
     Http(HttpTransport),
 }
 
@@ -104,9 +104,11 @@ pub enum EnvValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpTransport {
-    /// The MCP endpoint, `https://` (or `http://`); Heddle talks to this URL only.
+    /// The MCP endpoint, `https://` (or `http://`), without credentials in it; Heddle talks
+    /// to this URL only and follows no redirects.
     pub url: String,
-    /// The name of a vault secret sent as `Authorization: Bearer …`.
+    /// The name of a vault secret (api_key or custom) of the environment, opened at connect
+    /// time and sent as `Authorization: Bearer …`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer_secret: Option<String>,
 }
@@ -192,6 +194,25 @@ fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// What is wrong with an upstream URL, if anything. Only its shape is checked here; where it
+/// may point is the outbound client's decision when connecting.
+fn url_problem(url: &str) -> Option<&'static str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let Some(rest) = rest.filter(|_| !url.contains(char::is_whitespace)) else {
+        return Some("`url` must be an http:// or https:// URL");
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Some("`url` may not carry credentials; name a vault secret in `bearer_secret`");
+    }
+    if authority.is_empty() || authority.starts_with(':') {
+        return Some("`url` has no host");
+    }
+    None
+}
+
 /// Every problem of a spec, as (path under `spec`, message).
 pub(crate) fn check(spec: &McpServerSpec) -> Vec<(FieldPath, String)> {
     let mut out = Vec::new();
@@ -223,24 +244,14 @@ pub(crate) fn check(spec: &McpServerSpec) -> Vec<(FieldPath, String)> {
         }
         McpTransport::Http(http) => {
             let here = root.key("transport").key("http");
-            let scheme_ok = http.url.starts_with("https://") || http.url.starts_with("http://");
-            if !scheme_ok || http.url.contains(char::is_whitespace) {
-                out.push((
-                    here.key("url"),
-                    "`url` must be an http:// or https:// URL".to_owned(),
-                ));
+            if let Some(problem) = url_problem(&http.url) {
+                out.push((here.key("url"), problem.to_owned()));
             }
             if let Some(secret) = &http.bearer_secret
                 && secret.trim().is_empty()
             {
                 out.push((here.key("bearer_secret"), "name a vault secret".to_owned()));
             }
-            // Refused until the gateway can connect over HTTP through Heddle's outbound
-            // client: a server that would only fail at its first call is not applied.
-            out.push((
-                here,
-                "upstream MCP servers over HTTP are not supported yet; use `stdio`".to_owned(),
-            ));
         }
     }
     if spec.allow.is_empty() {

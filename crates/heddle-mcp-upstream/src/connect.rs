@@ -1,21 +1,29 @@
 //! The connection to one upstream MCP server: an rmcp client over a child process's
-//! stdin/stdout (or any byte stream, for tests), with a timeout on every request.
+//! stdin/stdout (or any byte stream, for tests) or over streamable HTTP through Heddle's
+//! outbound client, with a timeout on every request.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::Duration;
 
 use heddle_agents::mcp_server::StdioTransport;
+use heddle_outbound::{OutboundClient, OutboundError};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientRequest, ListToolsRequest, PaginatedRequestParams,
     ServerResult,
 };
-use rmcp::service::RunningService;
+use rmcp::service::{ClientInitializeError, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::{
+    StreamableHttpClientTransportConfig, StreamableHttpError,
+};
 use rmcp::{RoleClient, ServiceExt};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::process::{Child, Command};
+
+use crate::http::OutboundMcpClient;
 
 /// Pages of `tools/list` followed before giving up on a server that never stops paging.
 const MAX_PAGES: usize = 100;
@@ -36,8 +44,10 @@ pub enum UpstreamError {
     Protocol(String),
     #[error("the upstream server's tool listing is unusable: {0}")]
     Listing(String),
-    #[error("this transport is not supported yet: {0}")]
-    Unsupported(&'static str),
+    /// Heddle's outbound rules refused the connection (a private address not opted in, a
+    /// host off the allowlist). Names the host or origin, never the URL's path.
+    #[error("the upstream server may not be reached: {0}")]
+    Blocked(OutboundError),
 }
 
 /// A live MCP client session to one upstream. Dropping it ends the session and kills the
@@ -47,6 +57,9 @@ pub struct Upstream {
     timeout: Duration,
     // Held for `kill_on_drop`; dropped after the service.
     _child: Option<Child>,
+    /// The bearer credential of an HTTP upstream, kept only to strike it from error texts
+    /// (a server could echo what it was sent).
+    redact: Option<SecretString>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -108,6 +121,33 @@ impl Upstream {
             service,
             timeout,
             _child: None,
+            redact: None,
+        })
+    }
+
+    /// Speaks MCP over streamable HTTP to `url`, every exchange made by `client` (whose
+    /// policy says where it may connect and how long an exchange may take), with `bearer`
+    /// sent as `Authorization: Bearer …`. Dropping the connection ends the session.
+    pub async fn connect_http(
+        url: &str,
+        client: OutboundClient,
+        bearer: Option<SecretString>,
+        timeout: Duration,
+    ) -> Result<Self, UpstreamError> {
+        let redact = bearer.clone();
+        let transport = StreamableHttpClientTransport::with_client(
+            OutboundMcpClient::new(client, bearer),
+            StreamableHttpClientTransportConfig::with_uri(url),
+        );
+        let service = tokio::time::timeout(timeout, ().serve(transport))
+            .await
+            .map_err(|_| UpstreamError::Timeout(timeout.as_secs()))?
+            .map_err(|error| handshake_error(&error, redact.as_ref()))?;
+        Ok(Upstream {
+            service,
+            timeout,
+            _child: None,
+            redact,
         })
     }
 
@@ -171,6 +211,35 @@ impl Upstream {
         tokio::time::timeout(self.timeout, request)
             .await
             .map_err(|_| UpstreamError::Timeout(self.timeout.as_secs()))?
-            .map_err(|e| UpstreamError::Protocol(e.to_string()))
+            .map_err(|e| UpstreamError::Protocol(scrub(&e.to_string(), self.redact.as_ref())))
+    }
+}
+
+/// A failed HTTP handshake, told by the HTTP client's own error where there is one (rmcp's
+/// wrapping names Rust types and adds nothing a person can act on).
+fn handshake_error(error: &ClientInitializeError, secret: Option<&SecretString>) -> UpstreamError {
+    let http = match error {
+        ClientInitializeError::TransportError { error, .. } => error
+            .error
+            .downcast_ref::<StreamableHttpError<OutboundError>>(),
+        _ => None,
+    };
+    match http {
+        Some(StreamableHttpError::Client(outbound)) if outbound.is_blocked_by_policy() => {
+            UpstreamError::Blocked(outbound.clone())
+        }
+        Some(StreamableHttpError::Client(outbound)) => {
+            UpstreamError::Handshake(scrub(&outbound.to_string(), secret))
+        }
+        Some(other) => UpstreamError::Handshake(scrub(&other.to_string(), secret)),
+        None => UpstreamError::Handshake(scrub(&error.to_string(), secret)),
+    }
+}
+
+/// `text` with the credential struck out.
+fn scrub(text: &str, secret: Option<&SecretString>) -> String {
+    match secret.map(ExposeSecret::expose_secret) {
+        Some(secret) if !secret.is_empty() => text.replace(secret, "[redacted]"),
+        _ => text.to_owned(),
     }
 }

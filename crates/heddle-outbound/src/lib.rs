@@ -1,5 +1,6 @@
-//! Heddle's one outbound HTTP client. Every call Heddle makes to another service (SIEM sinks
-//! now; model providers, webhooks and web fetch later) goes through [`OutboundClient`].
+//! Heddle's one outbound HTTP client. Every call Heddle makes to another service (SIEM sinks,
+//! model providers, the approval webhook, upstream MCP servers over HTTP) goes through
+//! [`OutboundClient`].
 //!
 //! Invariants:
 //! - only `http` and `https`; no credentials in URLs; an optional host allowlist;

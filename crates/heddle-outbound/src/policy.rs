@@ -172,6 +172,17 @@ enum Pattern {
 }
 
 impl HostPattern {
+    /// Whether the pattern admits `host`, a host name or an IP literal (`[…]` for IPv6), as
+    /// a URL would name it: for settings that restrict where configured URLs may point.
+    pub fn admits(&self, host: &str) -> bool {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let host = match bare.parse::<IpAddr>() {
+            Ok(ip) => UrlHost::Ip(ip),
+            Err(_) => UrlHost::Name(url_host::normalize_name(host)),
+        };
+        self.matches(&host)
+    }
+
     pub(crate) fn matches(&self, host: &UrlHost) -> bool {
         match (&self.0, host) {
             (Pattern::Exact(pattern), UrlHost::Name(name)) => pattern == name,
@@ -277,6 +288,11 @@ mod tests {
         let v6: HostPattern = "[::1]".parse().unwrap();
         assert!(v6.matches(&host("[::1]")));
         assert_eq!(wildcard.to_string(), "*.example.com");
+
+        assert!(wildcard.admits("MCP.example.com."));
+        assert!(!wildcard.admits("example.com"));
+        assert!(v6.admits("[::1]") && v6.admits("::1"));
+        assert!(ip.admits("10.1.2.3") && !ip.admits("10.1.2.4"));
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub use direct::{
 };
 pub use error::RuntimeError;
 pub use execution::{ExecutionView, StepView};
+pub use heddle_mcp_upstream::UpstreamReach;
 pub use hitl::{ActionOutcome, ActionView, PendingRequest};
 pub use notify::ApprovalWebhook;
 pub use providers::ProviderSettings;

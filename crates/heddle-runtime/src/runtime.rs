@@ -35,6 +35,9 @@ pub struct RuntimeSettings {
     /// The embedder agents' drift detection uses with `embedder: local` (the MiniLM model
     /// loaded from `[runtime] minilm_dir`); none by default.
     pub local_embedder: Option<std::sync::Arc<dyn heddle_providers::Embedder>>,
+    /// Where upstream MCP servers over HTTP may be (`[mcp]` upstream settings): public
+    /// addresses only by default.
+    pub mcp_upstreams: heddle_mcp_upstream::UpstreamReach,
 }
 
 impl Default for RuntimeSettings {
@@ -48,6 +51,7 @@ impl Default for RuntimeSettings {
             approval_webhook: None,
             action_lease: Duration::from_secs(120),
             local_embedder: None,
+            mcp_upstreams: heddle_mcp_upstream::UpstreamReach::default(),
         }
     }
 }

@@ -4,7 +4,10 @@
 //! `manage_mcp_servers`), and re-exposed calls (Cedar `call_mcp_tool`) through the pipeline
 //! of `heddle_mcp_upstream::UpstreamServer::call`. Every call and every approval leaves an
 //! audit event naming the server and tool, never argument or result values; a call's event
-//! carries the kinds and counts of personal data found in its arguments and result.
+//! carries the kinds and counts of personal data found in its arguments and result. An
+//! upstream is a child process (stdio, its `env` secrets opened from the vault) or a
+//! streamable HTTP endpoint reached through the outbound client under the server's
+//! `UpstreamReach` (its `bearer_secret` opened from the vault at connect time).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -12,7 +15,8 @@ use std::sync::Arc;
 use heddle_identity::Caller;
 use heddle_identity::SecretValue;
 use heddle_mcp_pins::{Pin, Reconciled};
-use heddle_mcp_upstream::{CallOutcome, Upstream, UpstreamServer};
+use heddle_mcp_upstream::{CallOutcome, Upstream, UpstreamError, UpstreamServer};
+use heddle_outbound::OutboundError;
 use heddle_store::{McpToolPin, SecretFilter};
 use heddle_types::{Action, AuditOutcome, Environment, MAX_PAGE_LIMIT, PageRequest, TenantId};
 use serde::Serialize;
@@ -424,11 +428,9 @@ impl Runtime {
                     .await
                     .map_err(|e| RuntimeError::Unavailable(e.to_string()))?
             }
-            heddle_agents::mcp_server::McpTransport::Http(_) => {
-                return Err(RuntimeError::Unavailable(
-                    "upstream MCP servers over HTTP are not supported yet; use a stdio transport"
-                        .to_owned(),
-                ));
+            heddle_agents::mcp_server::McpTransport::Http(http) => {
+                self.connect_http(tenant_id, environment, http, compiled.timeout())
+                    .await?
             }
         };
         let mut connections = self.inner.upstreams.connections.lock().await;
@@ -445,6 +447,40 @@ impl Runtime {
         });
         connections.insert(key, Arc::clone(&connected));
         Ok(connected)
+    }
+
+    /// A streamable HTTP connection through the outbound client the server's reach settings
+    /// allow for this URL, with the bearer secret opened from the vault for it.
+    async fn connect_http(
+        &self,
+        tenant_id: TenantId,
+        environment: Environment,
+        http: &heddle_agents::mcp_server::HttpTransport,
+        timeout: std::time::Duration,
+    ) -> RuntimeResult<Upstream> {
+        let bearer = match &http.bearer_secret {
+            Some(name) => Some(self.secret_by_name(tenant_id, environment, name).await?),
+            None => None,
+        };
+        let reach = &self.settings().mcp_upstreams;
+        let client = reach
+            .client_for(&http.url, timeout)
+            .await
+            .map_err(RuntimeError::Unavailable)?;
+        Upstream::connect_http(&http.url, client, bearer, timeout)
+            .await
+            .map_err(|error| {
+                let hint = match &error {
+                    UpstreamError::Blocked(OutboundError::BlockedAddress { .. })
+                        if !reach.allow_private_network =>
+                    {
+                        "; an upstream on a loopback or private address needs \
+                         `mcp.upstream_allow_private_network` in the server's configuration"
+                    }
+                    _ => "",
+                };
+                RuntimeError::Unavailable(format!("{error}{hint}"))
+            })
     }
 
     /// The value of the environment's vault secret `name` (api_key or custom).

@@ -57,6 +57,14 @@ pub struct McpConfig {
     /// `Host` header values accepted (`heddle.example.com`, `localhost:8080`); empty accepts
     /// any, since every request is authenticated by its bearer credential anyway.
     pub allowed_hosts: Vec<String>,
+    /// Lets `kind: McpServer` upstreams over HTTP reach a loopback or private address (an
+    /// MCP server on this host or inside the cluster), only the addresses their own URL's
+    /// host resolves to. Off by default: an upstream URL is written by a builder, and a
+    /// private address is where an SSRF would aim.
+    pub upstream_allow_private_network: bool,
+    /// When not empty, the hosts an HTTP upstream's URL may name at all
+    /// (`mcp.example.com`, `*.internal.example.com`, `10.1.2.3`).
+    pub upstream_allowed_hosts: Vec<String>,
 }
 
 impl Default for McpConfig {
@@ -65,6 +73,8 @@ impl Default for McpConfig {
             enabled: true,
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
+            upstream_allow_private_network: false,
+            upstream_allowed_hosts: Vec::new(),
         }
     }
 }
@@ -583,6 +593,16 @@ impl Config {
             ..heddle_runtime::RuntimeSettings::default()
         };
         settings.providers.allow_private_network = runtime.providers_allow_private_network;
+        settings.mcp_upstreams = heddle_runtime::UpstreamReach {
+            allow_private_network: self.mcp.upstream_allow_private_network,
+            // Checked by `validate`: a pattern that does not parse never gets here.
+            allowed_hosts: self
+                .mcp
+                .upstream_allowed_hosts
+                .iter()
+                .filter_map(|host| host.parse().ok())
+                .collect(),
+        };
         settings.action_lease = std::time::Duration::from_secs(runtime.action_lease_secs);
         settings
     }
@@ -712,6 +732,11 @@ fn validate(config: &Config) -> Vec<(&'static str, String)> {
                 "mcp.allowed_hosts",
                 format!("`{host}` must be a host name, optionally with `:port`"),
             ));
+        }
+    }
+    for host in &config.mcp.upstream_allowed_hosts {
+        if let Err(error) = host.parse::<heddle_outbound::HostPattern>() {
+            problems.push(("mcp.upstream_allowed_hosts", error.to_string()));
         }
     }
     for proxy in &config.http.trusted_proxies {

@@ -154,21 +154,44 @@ fn constraints_on_a_tool_outside_the_allow_list_and_bad_fields_are_refused() {
 }
 
 #[test]
-fn an_http_transport_is_checked_and_refused_until_supported() {
+fn an_http_transport_loads_and_its_url_is_checked() {
     let http = SERVER.replace(
         "    stdio:\n      command: /usr/bin/files-mcp\n      args: [--read-only]\n      env:\n        FILES_TOKEN: { secret: files_token }\n        LOG_LEVEL: { value: warn }\n",
-        "    http: { url: \"ftp://mcp.example.com\", bearer_secret: tok }\n",
+        "    http: { url: \"https://mcp.example.com/mcp\", bearer_secret: tok }\n",
     );
+    let set = load(&with("files.yaml", &http));
+    let McpTransport::Http(transport) =
+        &set.mcp_server("files").expect("the server").spec.transport
+    else {
+        panic!("http expected");
+    };
+    assert_eq!(transport.url, "https://mcp.example.com/mcp");
+    assert_eq!(transport.bearer_secret.as_deref(), Some("tok"));
+
+    for (url, expected) in [
+        ("ftp://mcp.example.com", "http:// or https://"),
+        ("https://mcp.example.com/a b", "http:// or https://"),
+        ("https://user:pw@mcp.example.com/mcp", "credentials"),
+        ("https://tok@mcp.example.com", "credentials"),
+        ("https:///mcp", "no host"),
+    ] {
+        let bad = http.replace("https://mcp.example.com/mcp", url);
+        let found = messages(&bad);
+        assert_eq!(found.len(), 1, "{url}: {found:?}");
+        assert_eq!(found[0].0, "spec.transport.http.url", "{url}");
+        assert!(found[0].1.contains(expected), "{url}: {found:?}");
+        assert!(!found[0].1.contains("pw@"), "the url is not echoed");
+    }
+    // A credential in the query is the server's business (the URL is never logged whole).
+    let query = http.replace("/mcp\"", "/mcp?x=1\"");
     assert!(
-        messages(&http)
-            .iter()
-            .any(|(f, _)| f == "spec.transport.http.url"),
-        "{:?}",
-        messages(&http)
+        load(&with("files.yaml", &query))
+            .mcp_server("files")
+            .is_some()
     );
-    let https = http.replace("ftp://", "https://");
-    let found = messages(&https);
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!(found[0].0, "spec.transport.http");
-    assert!(found[0].1.contains("not supported yet"), "{found:?}");
+    let empty_secret = http.replace("bearer_secret: tok", "bearer_secret: \" \"");
+    assert_eq!(
+        messages(&empty_secret)[0].0,
+        "spec.transport.http.bearer_secret"
+    );
 }

@@ -60,10 +60,21 @@ impl ServerHandler for FakeUpstream {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let mut state = self.0.lock().unwrap();
         let arguments = Value::Object(request.arguments.unwrap_or_default());
+        // Over HTTP, a careless server that repeats the credential it got in an error.
+        if arguments["path"] == "docs/echo-credential.md"
+            && let Some(parts) = context.extensions.get::<axum::http::request::Parts>()
+        {
+            let seen = parts
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            return Err(ErrorData::internal_error(format!("refused {seen}"), None));
+        }
         state.calls.push((request.name.to_string(), arguments));
         let text = match request.name.as_ref() {
             "read_file" => state.read_result.clone(),
@@ -104,14 +115,19 @@ pub fn server(config: &str) -> UpstreamServer {
     UpstreamServer::new(doc).expect("compiles")
 }
 
-/// A fake upstream served in process, and a client connected to it.
-pub async fn connected() -> (Arc<Mutex<State>>, Upstream) {
-    let state = Arc::new(Mutex::new(State {
+/// The fake upstream's starting state.
+pub fn fresh_state() -> Arc<Mutex<State>> {
+    Arc::new(Mutex::new(State {
         read_description: "Read a file under docs/.".to_owned(),
         read_result: "The quarterly plan is in docs/plan.md.".to_owned(),
         read_structured: None,
         calls: Vec::new(),
-    }));
+    }))
+}
+
+/// A fake upstream served in process, and a client connected to it.
+pub async fn connected() -> (Arc<Mutex<State>>, Upstream) {
+    let state = fresh_state();
     let (client_io, server_io) = tokio::io::duplex(64 * 1024);
     let handler = FakeUpstream(Arc::clone(&state));
     tokio::spawn(async move {

@@ -1,12 +1,14 @@
 //! The MCP gateway's service functions on both store engines, against the official Python
 //! SDK's MCPServer over stdio: pins written with their audit events, Cedar on approval and
 //! on calls, a vault secret reaching the child's environment, calls audited without values.
-//! Skipped without the SDK unless `HEDDLE_TEST_REQUIRE_PYTHON_SDKS=1` (CI sets it).
+//! And over streamable HTTP: refused on loopback unless the server opts in, the bearer
+//! secret opened from the vault and sent, never shown. Skipped without the SDK unless
+//! `HEDDLE_TEST_REQUIRE_PYTHON_SDKS=1` (CI sets it).
 
 use std::process::{Command, Stdio};
 
 use heddle_identity::IdentityError;
-use heddle_runtime::{RuntimeError, UpstreamCall};
+use heddle_runtime::{RuntimeError, RuntimeSettings, UpstreamCall, UpstreamReach};
 use heddle_store::AuditFilter;
 use heddle_types::{Environment, Role};
 use serde_json::json;
@@ -407,4 +409,198 @@ spec:
         .expect("the blocking call's event");
     assert_eq!(blocked["arguments"], json!({"EMAIL": 1}));
     assert_eq!(blocked["result"], json!({}));
+}
+
+/// MCPServer over streamable HTTP on `argv[1]`, refusing any request without
+/// `Authorization: Bearer $TOKEN` (and echoing what it got, as a careless server might).
+const HTTP_SCRIPT: &str = r#"
+import os, sys
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+mcp = MCPServer("files")
+TOKEN = os.environ["TOKEN"]
+
+@mcp.tool(name="read_file", description="Read a file under docs/.")
+def read_file(path: str) -> str:
+    return "contents of " + path
+
+app = mcp.streamable_http_app()
+
+async def guarded(scope, receive, send):
+    if scope["type"] == "http":
+        got = dict(scope["headers"]).get(b"authorization", b"")
+        if got != ("Bearer " + TOKEN).encode():
+            await send({"type": "http.response.start", "status": 401, "headers": []})
+            await send({"type": "http.response.body", "body": b"refused " + got})
+            return
+    await app(scope, receive, send)
+
+uvicorn.run(guarded, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"#;
+
+const BEARER: &str = "vault-held-bearer-8812";
+
+async fn http_upstream(python: &str, script: &std::path::Path) -> (tokio::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(python)
+        .arg(script)
+        .arg(port.to_string())
+        .env("TOKEN", BEARER)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return (child, port);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the Python MCP server did not listen on {port}");
+}
+
+fn http_server_config(name: &str, port: u16, secret: &str) -> String {
+    format!(
+        "api_version: heddle/v1
+kind: McpServer
+name: {name}
+spec:
+  transport:
+    http: {{ url: \"http://127.0.0.1:{port}/mcp?tenant=query-value\", bearer_secret: {secret} }}
+  allow: [read_file]
+  timeout_seconds: 20
+"
+    )
+}
+
+/// On SQLite only: what differs from stdio is the connection, not the store.
+#[tokio::test]
+async fn an_http_upstream_is_refused_on_loopback_by_default_and_reached_with_the_opt_in() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("files_http_server.py");
+    std::fs::write(&script, HTTP_SCRIPT).unwrap();
+    let (_child, port) = http_upstream(&python, &script).await;
+    let env = Environment::Dev;
+
+    // Default settings: the SSRF rules refuse the loopback address, and say what to set.
+    let world = World::start().await;
+    world.store_api_key_secret("files_bearer", BEARER).await;
+    world
+        .apply(&[(
+            "files.yaml",
+            http_server_config("files", port, "files_bearer"),
+        )])
+        .await;
+    let admin = world.person(ADMIN).await;
+    let refused = world
+        .runtime
+        .mcp_server_tools(&admin, world.tenant, env, "files")
+        .await
+        .unwrap_err();
+    let RuntimeError::Unavailable(message) = &refused else {
+        panic!("unavailable expected: {refused:?}");
+    };
+    assert!(message.contains("loopback"), "{message}");
+    assert!(
+        message.contains("mcp.upstream_allow_private_network"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("query-value") && !message.contains(BEARER),
+        "{message}"
+    );
+
+    // With the opt-in: listed, approved, called, the bearer opened from the vault.
+    let settings = RuntimeSettings {
+        mcp_upstreams: UpstreamReach {
+            allow_private_network: true,
+            ..UpstreamReach::default()
+        },
+        ..RuntimeSettings::default()
+    };
+    let world = World::start_with(settings).await;
+    world.store_api_key_secret("files_bearer", BEARER).await;
+    world
+        .store_api_key_secret("stale_bearer", "stale-bearer-0042")
+        .await;
+    world
+        .apply(&[
+            (
+                "files.yaml",
+                http_server_config("files", port, "files_bearer"),
+            ),
+            (
+                "stale.yaml",
+                http_server_config("stale", port, "stale_bearer"),
+            ),
+        ])
+        .await;
+    let admin = world.person(ADMIN).await;
+    let operator = world.api_key(Role::Operator).await;
+    let view = world
+        .runtime
+        .mcp_server_tools(&admin, world.tenant, env, "files")
+        .await
+        .unwrap();
+    assert!(view.exposed.is_empty());
+    let fingerprint = view.withheld[0]["fingerprint"].as_str().unwrap().to_owned();
+    world
+        .runtime
+        .approve_mcp_tool(
+            &admin,
+            world.tenant,
+            env,
+            "files",
+            "read_file",
+            &fingerprint,
+        )
+        .await
+        .unwrap();
+    let outcome = world
+        .runtime
+        .call_upstream_tool(
+            &operator,
+            world.tenant,
+            env,
+            "files",
+            "read_file",
+            json!({"path": "docs/a.md"}),
+        )
+        .await
+        .unwrap();
+    let UpstreamCall::Result(result) = outcome else {
+        panic!("a result expected: {outcome:?}");
+    };
+    assert!(
+        result.to_string().contains("contents of docs/a.md"),
+        "{result}"
+    );
+
+    // A secret the upstream refuses: the failure names the status, never the secret.
+    let stale = world
+        .runtime
+        .mcp_server_tools(&admin, world.tenant, env, "stale")
+        .await
+        .unwrap_err();
+    let text = stale.to_string();
+    assert!(text.contains("401"), "{text}");
+    assert!(!text.contains("stale-bearer-0042"), "{text}");
+
+    let calls = audit(&world, "mcp.tool.call").await;
+    assert!(calls.iter().any(|c| c.contains("\"success\"")), "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| !c.contains(BEARER) && !c.contains("docs/a.md")),
+        "{calls:?}"
+    );
 }

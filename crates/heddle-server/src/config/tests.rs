@@ -232,6 +232,8 @@ fn runtime_settings_follow_the_runtime_section() {
         assert_eq!(settings.verification.max_attempts, 5);
         assert_eq!(settings.verification.sender_name, "Heddle");
         assert!(!settings.providers.allow_private_network);
+        assert!(!settings.mcp_upstreams.allow_private_network);
+        assert!(settings.mcp_upstreams.allowed_hosts.is_empty());
     });
     with_sources("", &[], CliOverrides::default(), |sources| {
         let config = sources.load().unwrap();
@@ -388,4 +390,34 @@ fn the_approval_webhook_is_checked_and_its_secret_comes_from_the_environment() {
                 .is_none()
         );
     });
+}
+
+#[test]
+fn mcp_upstream_reach_is_read_from_the_mcp_section_and_env() {
+    with_sources(
+        "[mcp]\nupstream_allowed_hosts = [\"mcp.example.com\", \"*.internal.example.com\"]\n",
+        &[("HEDDLE_MCP__UPSTREAM_ALLOW_PRIVATE_NETWORK", "true")],
+        CliOverrides::default(),
+        |sources| {
+            let settings = sources.load().unwrap().runtime_settings();
+            let reach = &settings.mcp_upstreams;
+            assert!(reach.allow_private_network);
+            let hosts: Vec<String> = reach.allowed_hosts.iter().map(|h| h.to_string()).collect();
+            assert_eq!(hosts, ["mcp.example.com", "*.internal.example.com"]);
+        },
+    );
+    with_sources(
+        "[mcp]\nupstream_allowed_hosts = [\"http://mcp.example.com\"]\n",
+        &[],
+        CliOverrides::default(),
+        |sources| {
+            let problems = sources.load().unwrap_err();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert_eq!(problems[0].key, "mcp.upstream_allowed_hosts");
+            assert!(
+                problems[0].message.contains("`http://mcp.example.com`"),
+                "{problems:?}"
+            );
+        },
+    );
 }

@@ -2,7 +2,9 @@
 //! Python SDK's MCPServer over stdio, a real child process), its tools withheld until an
 //! admin approves the fingerprint they reviewed, re-exposed at
 //! `/mcp/{environment}/upstream/{server}` with the pipeline's refusals, a changed
-//! definition withheld again, and audit events. Skipped without the SDK unless
+//! definition withheld again, and audit events. And the same SDK's server as an upstream over
+//! streamable HTTP, reachable on loopback only with `mcp.upstream_allow_private_network`, its
+//! bearer secret from the vault. Skipped without the SDK unless
 //! `HEDDLE_TEST_REQUIRE_PYTHON_SDKS=1` (CI sets it).
 
 use std::process::{Command, Stdio};
@@ -402,5 +404,158 @@ async fn an_upstream_is_pinned_approved_reexposed_screened_and_withheld_after_a_
     assert!(
         text.contains("\"denied\"") && text.contains("\"success\""),
         "{text}"
+    );
+}
+
+/// MCPServer over streamable HTTP on `argv[1]`, refusing requests without
+/// `Authorization: Bearer $TOKEN`.
+const HTTP_SCRIPT: &str = r#"
+import os, sys
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+mcp = MCPServer("files")
+TOKEN = os.environ["TOKEN"]
+
+@mcp.tool(name="read_file", description="Read a file under docs/.")
+def read_file(path: str) -> str:
+    return "contents of " + path
+
+app = mcp.streamable_http_app()
+
+async def guarded(scope, receive, send):
+    if scope["type"] == "http" and dict(scope["headers"]).get(b"authorization") != ("Bearer " + TOKEN).encode():
+        await send({"type": "http.response.start", "status": 401, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await app(scope, receive, send)
+
+uvicorn.run(guarded, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"#;
+
+const BEARER: &str = "http-upstream-bearer-3141";
+
+/// Applies the HTTP upstream with its bearer secret stored in the vault first.
+async fn apply_http_upstream(server: &TestServer, port: u16) {
+    json(
+        server
+            .as_role(Role::Admin, Method::POST, "/v1/secrets")
+            .json(&json!({"name": "files_bearer", "environment": "dev",
+                          "secret": {"kind": "api_key", "key": BEARER}}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let yaml = format!(
+        "api_version: heddle/v1
+kind: McpServer
+name: files
+spec:
+  transport:
+    http: {{ url: \"http://127.0.0.1:{port}/mcp\", bearer_secret: files_bearer }}
+  allow: [read_file]
+  timeout_seconds: 20
+"
+    );
+    apply(
+        server,
+        &json!({"files": [{"path": "files.yaml", "content": yaml}]}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_http_upstream_is_reached_only_with_the_private_network_opt_in_and_reexposed() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("files_http_server.py");
+    std::fs::write(&script, HTTP_SCRIPT).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _upstream = tokio::process::Command::new(&python)
+        .arg(&script)
+        .arg(port.to_string())
+        .env("TOKEN", BEARER)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut listening = false;
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            listening = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(listening, "the Python MCP server did not listen on {port}");
+
+    // By default the loopback upstream is refused (503), saying which setting opts in.
+    let server = TestServer::start().await;
+    apply_http_upstream(&server, port).await;
+    let problem = expect_problem(
+        server
+            .as_role(Role::Admin, Method::GET, TOOLS)
+            .send()
+            .await
+            .unwrap(),
+        503,
+    )
+    .await;
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("mcp.upstream_allow_private_network"),
+        "{problem}"
+    );
+    assert!(!problem.to_string().contains(BEARER), "{problem}");
+
+    // With the opt-in: approved, listed and called through /mcp/dev/upstream/files.
+    let server = TestServer::start_with(|config| {
+        config.mcp.upstream_allow_private_network = true;
+    })
+    .await;
+    apply_http_upstream(&server, port).await;
+    let tools = json(
+        server
+            .as_role(Role::Admin, Method::GET, TOOLS)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let fingerprint = tools["withheld"][0]["fingerprint"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{tools}"))
+        .to_owned();
+    json(
+        server
+            .as_role(
+                Role::Admin,
+                Method::POST,
+                &format!("{TOOLS}/read_file/approval"),
+            )
+            .json(&json!({"fingerprint": fingerprint}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let session = open(&server).await;
+    assert_eq!(listed(&server, &session).await, ["read_file"]);
+    let result = call(&server, &session, "read_file", json!({"path": "docs/a.md"})).await;
+    assert_eq!(result["isError"], false, "{result}");
+    assert!(
+        result.to_string().contains("contents of docs/a.md"),
+        "{result}"
     );
 }
