@@ -1,6 +1,6 @@
 //! The execution record of one gateway request: steps drafted as the request goes, written
-//! with their audit events (`execution.<kind>`) in the two transactions of
-//! `heddle_store::GatewayStore` — before the upstream call and after it.
+//! with their audit events (`execution.<kind>`) in its two writes — the open before the
+//! upstream call, the close after it (see `recorder`).
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Added latency of the OpenAI-compatible endpoint: the same chat completion sent directly to
 //! a fake OpenAI upstream on loopback, and through Heddle (API key authentication, Cedar
 //! `use_route`, the route's trust layers over a prompt with personal data, masking, the
-//! execution recorded in two SQLite transactions with its audit events, the upstream call,
+//! execution recorded (the open group-committed before the upstream call), the upstream call,
 //! unmasking). Open loop at several request rates, both paths in one run; prints p50 and p99
 //! of each and the difference.
 //!
