@@ -7,8 +7,9 @@
 //! the turn's end and the settlement). Each is atomic. They are written one at a time
 //! ([`GatewayStore::open_gateway_execution`], [`GatewayStore::close_gateway_execution`]) or
 //! many requests' at once in one transaction ([`GatewayStore::write_gateway_records`], the
-//! gateway's group commit: one fsync for the batch, each write in its own savepoint so one
-//! that fails leaves the others committed).
+//! gateway's group commit: one fsync for the batch; should one write fail, the batch is
+//! rolled back and each write committed alone, so the failure stays its own — cheaper than
+//! a savepoint per write, since failures are rare and SQLite journals savepoints to disk).
 //!
 //! A crash between open and close leaves a running turn and an open reservation; the
 //! reservation expires and is released by the next reservation in its window, so spent
@@ -149,9 +150,10 @@ pub trait GatewayStore: Send + Sync + std::fmt::Debug {
     /// usage alone.
     async fn close_gateway_execution(&self, close: CloseGatewayExecution) -> StoreResult<()>;
 
-    /// Every write in one transaction, in order, each in its own savepoint: the answer has
-    /// one result per write, and a write that fails is rolled back alone. The outer error
-    /// means the transaction itself failed and nothing was written.
+    /// Every write in one transaction, in order; the answer has one result per write. If a
+    /// write fails, the transaction is rolled back and every write is committed in a
+    /// transaction of its own, so only the failing write fails. The outer error means the
+    /// batch's transaction failed and nothing was written.
     async fn write_gateway_records(
         &self,
         writes: Vec<GatewayWrite>,

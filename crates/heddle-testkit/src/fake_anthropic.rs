@@ -116,7 +116,7 @@ async fn messages(
         tokio::time::sleep(delay).await;
         reply = *inner;
     }
-    let count = state.recorder.requests().len();
+    let count = state.recorder.request_count();
     render(reply, &model, count)
 }
 

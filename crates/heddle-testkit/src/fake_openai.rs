@@ -161,7 +161,7 @@ async fn chat_completions(
         tokio::time::sleep(delay).await;
         reply = *inner;
     }
-    let count = state.recorder.requests().len();
+    let count = state.recorder.request_count();
     if request.get("stream") == Some(&Value::Bool(true)) {
         let include_usage = request
             .pointer("/stream_options/include_usage")

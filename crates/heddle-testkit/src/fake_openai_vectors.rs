@@ -230,7 +230,7 @@ pub(crate) async fn embeddings(
             _ => return bad_request("Invalid value for 'dimensions'."),
         },
     };
-    let count = state.recorder.requests().len();
+    let count = state.recorder.request_count();
     if let Some(reply) = take_override(&state.vectors.embedding_replies).await {
         return render(reply, model, count);
     }
@@ -287,7 +287,7 @@ pub(crate) async fn moderations(
         Ok(inputs) => inputs,
         Err(message) => return bad_request(message),
     };
-    let count = state.recorder.requests().len();
+    let count = state.recorder.request_count();
     if let Some(reply) = take_override(&state.vectors.moderation_replies).await {
         return render(reply, model, count);
     }

@@ -115,6 +115,11 @@ impl Recorder {
         self.lock().requests.clone()
     }
 
+    /// How many requests arrived, without copying them (a fake numbers its answers by it).
+    pub(crate) fn request_count(&self) -> usize {
+        self.lock().requests.len()
+    }
+
     pub(crate) fn received(&self) -> Vec<ReceivedEvent> {
         self.lock().kept.values().cloned().collect()
     }

@@ -5,12 +5,11 @@
 
 use async_trait::async_trait;
 use heddle_types::{ExecutionId, SessionId, TenantId};
-use sqlx::{Postgres, Transaction};
+use sqlx::types::Json;
+use sqlx::{Postgres, QueryBuilder, Transaction};
 use time::OffsetDateTime;
 
 use super::PgStore;
-use super::audit::insert_outbox_event;
-use super::sessions::insert_step;
 use crate::config_snapshots::parse_environment;
 use crate::db_error::{is_foreign_key_violation, not_found};
 use crate::gateway::{
@@ -18,7 +17,7 @@ use crate::gateway::{
     GatewayWritten, HoldOutcome, OpenGatewayExecution, StaleGatewayExecution, exceeds_alone,
 };
 use crate::sessions::turn_not_running;
-use crate::{SessionChannel, StoreResult, TurnStatus};
+use crate::{AuditedStep, NewAuditEvent, SessionChannel, StoreError, StoreResult, TurnStatus};
 
 async fn spent(
     executor: impl sqlx::PgExecutor<'_>,
@@ -159,6 +158,82 @@ async fn settle_budget(
     Ok(())
 }
 
+/// Rows per multi-row insert: well under PostgreSQL's limit of bound parameters per statement.
+const ROWS_PER_INSERT: usize = 500;
+
+/// A request's steps, numbered from `first_seq` in its turn 1, and their audit events, each
+/// kind of row in as few statements as possible: one statement costs a round trip to the
+/// server.
+async fn insert_steps(
+    tx: &mut Transaction<'_, Postgres>,
+    session: (TenantId, SessionId),
+    environment: &str,
+    agent: &str,
+    first_seq: i64,
+    steps: &[AuditedStep],
+) -> StoreResult<()> {
+    let (tenant_id, session_id) = session;
+    let mut seq = first_seq;
+    for chunk in steps.chunks(ROWS_PER_INSERT) {
+        let mut insert = QueryBuilder::<Postgres>::new(
+            "INSERT INTO execution_steps (tenant_id, session_id, turn, seq, kind, payload, \
+             applied, input_tokens, output_tokens, cost_micros, latency_ms, at, environment, \
+             agent) ",
+        );
+        insert.push_values(chunk, |mut row, audited| {
+            let step = &audited.step;
+            row.push_bind(tenant_id.as_uuid())
+                .push_bind(session_id.as_uuid())
+                .push_bind(1_i64)
+                .push_bind(seq)
+                .push_bind(&step.kind)
+                .push_bind(Json(&step.payload))
+                .push_bind(true)
+                .push_bind(step.input_tokens)
+                .push_bind(step.output_tokens)
+                .push_bind(step.cost_micros)
+                .push_bind(step.latency_ms)
+                .push_bind(step.at)
+                .push_bind(environment)
+                .push_bind(agent);
+            seq += 1;
+        });
+        insert.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Audit events into the outbox, many per statement.
+async fn insert_outbox_events(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: TenantId,
+    events: &[&NewAuditEvent],
+) -> StoreResult<()> {
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let mut insert = QueryBuilder::<Postgres>::new(
+            "INSERT INTO audit_outbox (tenant_id, canonical, occurred_at, action, actor_kind, \
+             actor_id, outcome) ",
+        );
+        insert.push_values(chunk, |mut row, event| {
+            row.push_bind(event.tenant_id.as_uuid())
+                .push_bind(&event.canonical)
+                .push_bind(event.occurred_at)
+                .push_bind(&event.action)
+                .push_bind(&event.actor_kind)
+                .push_bind(event.actor_id.as_deref())
+                .push_bind(&event.outcome);
+        });
+        insert.build().execute(&mut **tx).await.map_err(|err| {
+            if is_foreign_key_violation(&err) {
+                not_found("tenant", tenant_id)
+            } else {
+                StoreError::Database(err)
+            }
+        })?;
+    }
+    Ok(())
+}
+
 /// The open of a request's record, inside `tx`.
 async fn open_in(
     tx: &mut Transaction<'_, Postgres>,
@@ -200,22 +275,21 @@ async fn open_in(
     .bind(at)
     .execute(&mut **tx)
     .await?;
-    insert_outbox_event(&mut **tx, &open.session_audit).await?;
-    insert_outbox_event(&mut **tx, &open.turn_audit).await?;
-    for audited in &open.steps {
-        insert_step(
-            tx,
-            session.tenant_id,
-            session.id,
-            1,
-            session.environment.as_str(),
-            &session.agent,
-            true,
-            &audited.step,
-        )
-        .await?;
-        insert_outbox_event(&mut **tx, &audited.audit).await?;
-    }
+    // A new session: its turn has no steps yet.
+    insert_steps(
+        tx,
+        (session.tenant_id, session.id),
+        session.environment.as_str(),
+        &session.agent,
+        1,
+        &open.steps,
+    )
+    .await?;
+    let events: Vec<&NewAuditEvent> = [&open.session_audit, &open.turn_audit]
+        .into_iter()
+        .chain(open.steps.iter().map(|audited| &audited.audit))
+        .collect();
+    insert_outbox_events(tx, session.tenant_id, &events).await?;
     match &open.hold {
         Some(hold) => hold_budget(tx, session.tenant_id, hold, at).await,
         None => Ok(HoldOutcome::Held),
@@ -229,20 +303,6 @@ async fn close_in(
 ) -> StoreResult<()> {
     if close.status == TurnStatus::Running {
         return Err(turn_not_running(1));
-    }
-    for audited in &close.steps {
-        insert_step(
-            tx,
-            close.tenant_id,
-            close.session_id,
-            1,
-            close.environment.as_str(),
-            &close.route,
-            true,
-            &audited.step,
-        )
-        .await?;
-        insert_outbox_event(&mut **tx, &audited.audit).await?;
     }
     let finished = sqlx::query(
         "UPDATE turns SET status = $3, finished_at = $4, status_reason = $5 \
@@ -258,7 +318,30 @@ async fn close_in(
     if finished.rows_affected() != 1 {
         return Err(turn_not_running(1));
     }
-    insert_outbox_event(&mut **tx, &close.audit).await?;
+    let next: i64 = sqlx::query_scalar(
+        "SELECT coalesce(max(seq), 0) + 1 FROM execution_steps \
+         WHERE tenant_id = $1 AND session_id = $2 AND turn = 1",
+    )
+    .bind(close.tenant_id.as_uuid())
+    .bind(close.session_id.as_uuid())
+    .fetch_one(&mut **tx)
+    .await?;
+    insert_steps(
+        tx,
+        (close.tenant_id, close.session_id),
+        close.environment.as_str(),
+        &close.route,
+        next,
+        &close.steps,
+    )
+    .await?;
+    let events: Vec<&NewAuditEvent> = close
+        .steps
+        .iter()
+        .map(|audited| &audited.audit)
+        .chain([&close.audit])
+        .collect();
+    insert_outbox_events(tx, close.tenant_id, &events).await?;
     if let Some(settle) = &close.settle {
         settle_budget(tx, close.tenant_id, settle).await?;
     }
@@ -299,21 +382,33 @@ impl GatewayStore for PgStore {
         writes: Vec<GatewayWrite>,
     ) -> StoreResult<Vec<StoreResult<GatewayWritten>>> {
         let mut tx = self.pool.begin().await?;
-        let mut results = Vec::with_capacity(writes.len());
+        let mut written = Vec::with_capacity(writes.len());
         for write in &writes {
-            let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
-            match write_in(&mut savepoint, write).await {
-                Ok(written) => {
-                    savepoint.commit().await?;
-                    results.push(Ok(written));
-                }
-                Err(error) => {
-                    savepoint.rollback().await?;
-                    results.push(Err(error));
-                }
+            match write_in(&mut tx, write).await {
+                Ok(outcome) => written.push(outcome),
+                Err(_) => break,
             }
         }
-        tx.commit().await?;
+        if written.len() == writes.len() {
+            tx.commit().await?;
+            return Ok(written.into_iter().map(Ok).collect());
+        }
+        // One write failed: none of the batch stays, and each is written alone so the
+        // failure is only its own.
+        tx.rollback().await?;
+        let mut results = Vec::with_capacity(writes.len());
+        for write in writes {
+            results.push(match write {
+                GatewayWrite::Open(open) => self
+                    .open_gateway_execution(*open)
+                    .await
+                    .map(GatewayWritten::Opened),
+                GatewayWrite::Close(close) => self
+                    .close_gateway_execution(*close)
+                    .await
+                    .map(|()| GatewayWritten::Closed),
+            });
+        }
         Ok(results)
     }
 
