@@ -28,4 +28,5 @@ mod service;
 pub mod wire;
 
 pub use error::GatewayError;
+pub use recorder::RecordTiming;
 pub use service::{ChatAnswer, Gateway, GatewaySettings, Outcome};

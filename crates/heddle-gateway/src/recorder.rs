@@ -5,13 +5,21 @@
 //! (SQLite answers contention by sleeping in its busy handler, which is what dominated the
 //! gateway's added latency before).
 //!
-//! An open is awaited: nothing reaches the upstream before its record, with the budget
-//! hold, is durable. A close is queued and the answer goes out without waiting for it; it is
-//! durable within one batch. If the process dies in between, the execution stays running
-//! until the sweep (`Gateway::sweep_interrupted`) closes it as interrupted.
+//! An open is awaited by default ([`RecordTiming::BeforeUpstream`]): nothing reaches the
+//! upstream before its record, with the budget hold, is durable. Under
+//! [`RecordTiming::Batched`] an open without a hold is queued like a close — unless the last
+//! batch failed to commit, in which case it is awaited again, so a broken database stops
+//! requests instead of letting unrecorded ones through. A close is always queued and the
+//! answer goes out without waiting for it; it is durable within one batch. If the process
+//! dies in between, the execution stays running until the sweep
+//! (`Gateway::sweep_interrupted`) closes it as interrupted.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use heddle_audit_log::AuditLog;
 use heddle_store::{GatewayWrite, GatewayWritten, SharedStore};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most writes one transaction carries.
@@ -28,19 +36,38 @@ struct Job {
     done: Option<Acknowledgement>,
 }
 
+/// When a request's opening record must be durable (`[gateway] record`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordTiming {
+    /// Before anything is sent upstream (the default).
+    #[default]
+    BeforeUpstream,
+    /// With the next batch, while the request goes upstream (holds still wait).
+    Batched,
+}
+
 /// Handle to the writer task; cheap to clone. The task ends when the last handle is dropped,
 /// after committing what was queued.
 #[derive(Debug, Clone)]
 pub(crate) struct Recorder {
     queue: mpsc::Sender<Job>,
+    /// False after a batch of which no write committed, until one does.
+    healthy: Arc<AtomicBool>,
 }
 
 impl Recorder {
     /// Starts the writer on the current tokio runtime.
     pub(crate) fn start(store: SharedStore, audit_log: AuditLog) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(write_batches(store, audit_log, jobs));
-        Self { queue }
+        let healthy = Arc::new(AtomicBool::new(true));
+        tokio::spawn(write_batches(store, audit_log, jobs, Arc::clone(&healthy)));
+        Self { queue, healthy }
+    }
+
+    /// Whether the last batch committed anything (a queued write can be trusted to land).
+    pub(crate) fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
     }
 
     /// Commits `write` and waits until it is durable. The error is the store's, as text.
@@ -83,7 +110,12 @@ impl Recorder {
 
 const CLOSED: &str = "the gateway's record writer has stopped";
 
-async fn write_batches(store: SharedStore, audit_log: AuditLog, mut jobs: mpsc::Receiver<Job>) {
+async fn write_batches(
+    store: SharedStore,
+    audit_log: AuditLog,
+    mut jobs: mpsc::Receiver<Job>,
+    healthy: Arc<AtomicBool>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut writes = Vec::with_capacity(batch.len());
@@ -111,6 +143,7 @@ async fn write_batches(store: SharedStore, audit_log: AuditLog, mut jobs: mpsc::
                     vec![Err(message); waiters.len()]
                 }
             };
+            healthy.store(results.iter().any(Result::is_ok), Ordering::Relaxed);
             for (waiter, result) in waiters.into_iter().zip(results) {
                 match waiter {
                     Some(waiter) => {

@@ -34,7 +34,7 @@ use crate::GatewayError;
 use crate::budget::{self, Estimate, usd_to_micros};
 use crate::mask::{RequestMask, Restorers};
 use crate::record::{Draft, Execution, details, violation_drafts};
-use crate::recorder::Recorder;
+use crate::recorder::{RecordTiming, Recorder};
 use crate::relay::{Accepted, CheckItem, CheckStage, RelayError, RelaySettings, StreamRelay};
 use crate::screen::{Screener, Violations, block_reason, masking_failed};
 use crate::wire::{self, Author, SlotKind};
@@ -69,12 +69,15 @@ fn interrupted_after() -> Duration {
 pub struct GatewaySettings {
     /// The environment of requests from unpinned principals without `Heddle-Environment`.
     pub default_environment: Environment,
+    /// When a request's opening record must be durable.
+    pub record: RecordTiming,
 }
 
 impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
             default_environment: Environment::Prod,
+            record: RecordTiming::BeforeUpstream,
         }
     }
 }
@@ -933,12 +936,16 @@ impl Gateway {
                 .collect(),
             hold,
         };
-        match self
-            .inner
-            .recorder
-            .write(GatewayWrite::Open(Box::new(open)))
-            .await
-        {
+        let recorder = &self.inner.recorder;
+        // Queued only where nothing hangs on it (no hold) and the writer is known to work.
+        let queue_it = open.hold.is_none()
+            && self.inner.settings.record == RecordTiming::Batched
+            && recorder.is_healthy();
+        if queue_it {
+            recorder.submit(GatewayWrite::Open(Box::new(open))).await;
+            return Ok(HoldOutcome::Held);
+        }
+        match recorder.write(GatewayWrite::Open(Box::new(open))).await {
             Ok(GatewayWritten::Opened(outcome)) => Ok(outcome),
             Ok(GatewayWritten::Closed) => Err(GatewayError::Unavailable(
                 "the record writer answered an open with a close".to_owned(),

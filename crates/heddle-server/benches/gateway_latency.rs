@@ -2,11 +2,13 @@
 //! a fake OpenAI upstream on loopback, and through Heddle (API key authentication, Cedar
 //! `use_route`, the route's trust layers over a prompt with personal data, masking, the
 //! execution recorded (the open group-committed before the upstream call), the upstream call,
-//! unmasking). Open loop at several request rates, both paths in one run; prints p50 and p99
-//! of each and the difference.
+//! unmasking). Open loop at several request rates, all paths in one run: direct, and through
+//! two Heddle servers — one recording each request before it goes upstream (the default,
+//! `[gateway] record = "before_upstream"`), one recording it with the next batch
+//! (`"batched"`); prints p50 and p99 of each and the added latency.
 //!
 //! `cargo bench -p heddle-server --bench gateway_latency` (or `benches/gateway_latency.sh`).
-//! `GATEWAY_BENCH_RATES=10,50,200` and `GATEWAY_BENCH_SECONDS=5` change the load.
+//! `GATEWAY_BENCH_RATES=10,100,500` and `GATEWAY_BENCH_SECONDS=5` change the load.
 #![expect(
     clippy::expect_used,
     reason = "a benchmark that cannot set up should stop loudly"
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use heddle_crypto::{ExposeSecret, PasswordHasher};
+use heddle_gateway::RecordTiming;
 use heddle_identity::{Caller, CreateApiKey, Identity, IdentitySettings};
 use heddle_server::config::{Config, QuotaConfig};
 use heddle_testkit::{FakeModelReply, FakeOpenAi};
@@ -27,12 +30,10 @@ const UPSTREAM_KEY: &str = "sk-bench-upstream-key";
 struct Setup {
     heddle: String,
     key: String,
-    fake: FakeOpenAi,
     _dir: tempfile::TempDir,
 }
 
-async fn setup() -> Setup {
-    let fake = FakeOpenAi::start(UPSTREAM_KEY).await.expect("fake");
+async fn setup(fake: &FakeOpenAi, record: RecordTiming) -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
     // The benchmark measures the path, not the limiter saying no.
     let generous = QuotaConfig {
@@ -46,6 +47,7 @@ async fn setup() -> Setup {
     config.rate_limits.per_ip = generous;
     config.rate_limits.per_principal = generous;
     config.runtime.providers_allow_private_network = true;
+    config.gateway.record = record;
     let store = heddle_store::connect(&config.effective_database_url())
         .await
         .expect("store");
@@ -141,7 +143,6 @@ async fn setup() -> Setup {
     Setup {
         heddle,
         key: key["token"].as_str().expect("token").to_owned(),
-        fake,
         _dir: dir,
     }
 }
@@ -225,46 +226,62 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let setup = setup().await;
+        let fake = FakeOpenAi::start(UPSTREAM_KEY).await.expect("fake");
+        let servers = [
+            ("before_upstream", setup(&fake, RecordTiming::BeforeUpstream).await),
+            ("batched", setup(&fake, RecordTiming::Batched).await),
+        ];
         let client = reqwest::Client::new();
-        let direct = format!("{}/v1/chat/completions", setup.fake.url());
-        let proxied = format!("{}/v1/chat/completions", setup.heddle);
+        let direct = format!("{}/v1/chat/completions", fake.url());
         let total: usize = rates.iter().map(|r| (r * seconds) as usize).sum::<usize>() + 40;
-        for _ in 0..total * 2 {
-            setup.fake.push_reply(
+        for _ in 0..total * (1 + servers.len()) {
+            fake.push_reply(
                 FakeModelReply::text("Done: I wrote to <EMAIL_1> and will call <PHONE_1>.")
                     .with_usage(60, 16),
             );
         }
-        // Warm up both paths (connections, caches, the upstream client).
+        // Warm up every path (connections, caches, the upstream client).
         run(&client, &direct, UPSTREAM_KEY, 20, 20).await;
-        run(&client, &proxied, &setup.key, 20, 20).await;
+        for (_, server) in &servers {
+            let url = format!("{}/v1/chat/completions", server.heddle);
+            run(&client, &url, &server.key, 20, 20).await;
+        }
         println!(
             "\ngateway latency, chat completion on loopback, {seconds} s per rate, open loop \
              (2 worker threads shared by load generator, Heddle and the fake)"
         );
         println!(
-            "{:>8} {:>9} {:>11} {:>11} {:>12} {:>12} {:>10} {:>10}",
-            "rate/s", "requests", "direct p50", "direct p99", "heddle p50", "heddle p99",
-            "added p50", "added p99"
+            "{:>8} {:>16} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10}",
+            "rate/s", "path", "requests", "p50", "p99", "added p50", "added p99", "max"
         );
         for &rate in &rates {
             let count = (rate * seconds) as usize;
             let mut d = run(&client, &direct, UPSTREAM_KEY, rate, count).await;
-            let mut h = run(&client, &proxied, &setup.key, rate, count).await;
             d.sort_unstable();
-            h.sort_unstable();
             let (d50, d99) = (percentile(&d, 50.0), percentile(&d, 99.0));
-            let (h50, h99) = (percentile(&h, 50.0), percentile(&h, 99.0));
             println!(
-                "{rate:>8} {count:>9} {:>9.2}ms {:>9.2}ms {:>10.2}ms {:>10.2}ms {:>8.2}ms {:>8.2}ms",
+                "{rate:>8} {:>16} {count:>9} {:>7.2}ms {:>8.2}ms {:>10} {:>10} {:>8.2}ms",
+                "direct",
                 millis(d50),
                 millis(d99),
-                millis(h50),
-                millis(h99),
-                millis(h50) - millis(d50),
-                millis(h99) - millis(d99),
+                "",
+                "",
+                millis(d[d.len() - 1]),
             );
+            for (name, server) in &servers {
+                let url = format!("{}/v1/chat/completions", server.heddle);
+                let mut h = run(&client, &url, &server.key, rate, count).await;
+                h.sort_unstable();
+                let (h50, h99) = (percentile(&h, 50.0), percentile(&h, 99.0));
+                println!(
+                    "{rate:>8} {name:>16} {count:>9} {:>7.2}ms {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>8.2}ms",
+                    millis(h50),
+                    millis(h99),
+                    millis(h50) - millis(d50),
+                    millis(h99) - millis(d99),
+                    millis(h[h.len() - 1]),
+                );
+            }
         }
     });
 }

@@ -131,6 +131,7 @@ pub async fn build_state_with_mailer(
         identity.clone(),
         heddle_gateway::GatewaySettings {
             default_environment: config.gateway.default_environment,
+            record: config.gateway.record,
         },
     );
     Ok(AppState {

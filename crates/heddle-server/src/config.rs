@@ -111,12 +111,20 @@ pub struct GatewayConfig {
     /// The environment whose routes serve a principal that is not pinned to a route and
     /// sends no `Heddle-Environment` header.
     pub default_environment: heddle_types::Environment,
+    /// When a request's record (its opening steps) must be durable: `before_upstream` (the
+    /// default: nothing is sent that is not recorded) or `batched` (queued, committed with
+    /// the next batch, within milliseconds; the request goes upstream meanwhile — less added
+    /// latency, but a crash in that window loses the request's record). Routes with a daily
+    /// budget always wait, since the hold decides whether the request may go at all. Under
+    /// `batched`, a batch that fails to commit stops further requests until one commits.
+    pub record: heddle_gateway::RecordTiming,
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
             default_environment: heddle_types::Environment::Prod,
+            record: heddle_gateway::RecordTiming::default(),
         }
     }
 }
