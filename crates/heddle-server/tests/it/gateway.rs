@@ -3,11 +3,13 @@
 //! back to the client, plain and streamed; guardrails, budgets, upstream failures and
 //! authorization answer in OpenAI's error shape; every request is an execution.
 
+use heddle_gateway::RecordTiming;
 use heddle_providers::sse::{SseEvent, SseParser};
 use heddle_testkit::{FakeModelReply, FakeOpenAi, FakeToolCall, StreamShape};
 use heddle_types::Role;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
+use sqlx::Connection;
 
 use crate::harness::{TestServer, json};
 
@@ -74,9 +76,14 @@ spec:
 
 impl Gateway {
     pub(crate) async fn start() -> Self {
+        Self::start_with(RecordTiming::BeforeUpstream).await
+    }
+
+    pub(crate) async fn start_with(record: RecordTiming) -> Self {
         let fake = FakeOpenAi::start(UPSTREAM_KEY).await.unwrap();
         let server = TestServer::start_with(|config| {
             config.runtime.providers_allow_private_network = true;
+            config.gateway.record = record;
         })
         .await;
         json(
@@ -827,4 +834,72 @@ async fn a_request_whose_outcome_never_came_is_closed_as_interrupted_by_the_swee
     assert_eq!(closed["actor"]["kind"], "system", "{closed}");
     assert_eq!(closed["outcome"], "failure", "{closed}");
     pending.abort();
+}
+
+#[tokio::test]
+async fn batched_records_still_fail_closed_when_the_database_refuses_them() {
+    let gateway = Gateway::start_with(RecordTiming::Batched).await;
+    let body = json!({"model": "support_gpt",
+                      "messages": [{"role": "user", "content": "Where is my order?"}]});
+    let send = || async {
+        gateway
+            .post(&gateway.key, "/v1/chat/completions", &body)
+            .send()
+            .await
+            .unwrap()
+    };
+    let mut database = sqlx::SqliteConnection::connect(&gateway.server.database_url)
+        .await
+        .unwrap();
+    // The database refuses every new gateway record from now on.
+    sqlx::query(
+        "CREATE TRIGGER refuse_turns BEFORE INSERT ON turns \
+         BEGIN SELECT RAISE(ABORT, 'the disk is full'); END",
+    )
+    .execute(&mut database)
+    .await
+    .unwrap();
+
+    // Batched: the first request went upstream while its record was queued, and the record
+    // failed.
+    gateway.fake.push_reply(placeholder_answer());
+    let first = send().await;
+    assert_eq!(first.status(), 200);
+    gateway.server.gateway.flush_records().await;
+    assert_eq!(gateway.fake.requests().len(), 1);
+
+    // Once a batch failed, a request waits for its own record: unrecorded, it is not sent.
+    gateway.fake.push_reply(placeholder_answer());
+    let refused = send().await;
+    assert_eq!(refused.status(), 503, "{:?}", refused.text().await);
+    assert_eq!(gateway.fake.requests().len(), 1);
+
+    // Repaired: the next request waits for its record, which lands, and batching resumes.
+    sqlx::query("DROP TRIGGER refuse_turns")
+        .execute(&mut database)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        gateway.fake.push_reply(placeholder_answer());
+        let answered = send().await;
+        assert_eq!(answered.status(), 200);
+        let execution = execution_id(&answered);
+        let record = json(
+            gateway
+                .server
+                .as_role(
+                    Role::Admin,
+                    Method::GET,
+                    &format!("/v1/executions/{execution}"),
+                )
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
+        assert_eq!(record["status"], "completed", "{record}");
+        assert_eq!(record["steps"][0]["kind"], "gateway_request", "{record}");
+    }
+    assert_eq!(gateway.fake.requests().len(), 3);
 }

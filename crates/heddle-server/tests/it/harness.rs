@@ -26,6 +26,8 @@ pub struct TestServer {
     pub runtime: heddle_runtime::Runtime,
     /// The server's OpenAI-compatible gateway, for its background sweep.
     pub gateway: heddle_gateway::Gateway,
+    /// The server's database, for tests that break it on purpose.
+    pub database_url: String,
     stop: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -42,9 +44,8 @@ impl TestServer {
             ..Config::default()
         };
         configure(&mut config);
-        let store = heddle_store::connect(&config.effective_database_url())
-            .await
-            .unwrap();
+        let database_url = config.effective_database_url();
+        let store = heddle_store::connect(&database_url).await.unwrap();
         let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
         let vault = heddle_vault::Vault::new(
             store.clone(),
@@ -130,6 +131,7 @@ impl TestServer {
             mailer,
             runtime,
             gateway,
+            database_url,
             stop: Some(stop),
             _dir: dir,
         }
