@@ -18,6 +18,13 @@ use clap::{Args, Parser, Subcommand};
 use heddle_server::config::{CliOverrides, Config, ConfigSources};
 use heddle_types::Role;
 
+/// mimalloc, not glibc malloc: under load the tokio workers and the SQLite connection threads
+/// contended in glibc's arenas (about a sixth of the CPU in a profile of the gateway at 2,000
+/// requests/s); with mimalloc the gateway benchmark's added p99 there fell from 19–52 ms to
+/// about 6 ms.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "heddle",

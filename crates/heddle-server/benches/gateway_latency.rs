@@ -15,6 +15,10 @@
 )]
 
 use std::sync::Arc;
+
+/// As in the `heddle` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::{Duration, Instant};
 
 use heddle_crypto::{ExposeSecret, PasswordHasher};
