@@ -38,6 +38,21 @@ impl Draft {
             at,
         }
     }
+
+    /// The step as the store writes it.
+    fn into_step(self) -> NewStep {
+        NewStep {
+            kind: self.kind.to_owned(),
+            payload: Value::Object(self.payload),
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            cost_micros: self.cost_micros,
+            latency_ms: self
+                .latency
+                .map(|l| i64::try_from(l.as_millis()).unwrap_or(i64::MAX)),
+            at: self.at,
+        }
+    }
 }
 
 /// `details` from pairs.
@@ -119,30 +134,23 @@ impl Execution {
                 details,
             })
         };
-        let payload = details([
-            ("status", Value::from(TurnStatus::Failed.as_str())),
-            ("reason", Value::from(reason)),
-        ]);
-        let mut audit_details = payload.clone();
-        audit_details.insert("session".into(), Value::from(self.session_id.to_string()));
-        audit_details.insert("turn".into(), Value::from(1));
-        audit_details.insert("route".into(), Value::from(self.route.clone()));
+        let status = Draft::new(
+            "status",
+            details([
+                ("status", Value::from(TurnStatus::Failed.as_str())),
+                ("reason", Value::from(reason)),
+            ]),
+            now,
+        );
+        let status_details = self.step_details(&status);
         heddle_store::CloseGatewayExecution {
             tenant_id: self.tenant_id,
             session_id: self.session_id,
             environment: self.environment,
             route: self.route.clone(),
             steps: vec![AuditedStep {
-                step: NewStep {
-                    kind: "status".to_owned(),
-                    payload: Value::Object(payload),
-                    input_tokens: 0,
-                    output_tokens: 0,
-                    cost_micros: 0,
-                    latency_ms: None,
-                    at: now,
-                },
-                audit: system("execution.status", audit_details),
+                step: status.into_step(),
+                audit: system("execution.status", status_details),
             }],
             status: TurnStatus::Failed,
             reason: Some(reason.to_owned()),
@@ -162,6 +170,29 @@ impl Execution {
     /// A draft as the store writes it, with its audit event: the payload, the session, the
     /// turn and the usage; a guardrail that blocked is a `denied` event.
     pub fn audited(&self, identity: &Identity, caller: &Caller, draft: Draft) -> AuditedStep {
+        let denied =
+            draft.kind == "guardrail" && draft.payload.get("action") == Some(&Value::from("block"));
+        let event = self.event(
+            identity,
+            caller,
+            &format!("execution.{}", draft.kind),
+            if denied {
+                AuditOutcome::Denied
+            } else {
+                AuditOutcome::Success
+            },
+            self.step_details(&draft),
+            self.target(),
+        );
+        AuditedStep {
+            step: draft.into_step(),
+            audit: heddle_audit_log::prepare_event(&event),
+        }
+    }
+
+    /// A step's audit details: its payload with the session, turn and route, and its usage
+    /// when it has any.
+    fn step_details(&self, draft: &Draft) -> Map<String, Value> {
         let mut audit_details = draft.payload.clone();
         audit_details.insert("session".into(), Value::from(self.session_id.to_string()));
         audit_details.insert("turn".into(), Value::from(1));
@@ -176,34 +207,7 @@ impl Execution {
                 }),
             );
         }
-        let denied =
-            draft.kind == "guardrail" && draft.payload.get("action") == Some(&Value::from("block"));
-        let event = self.event(
-            identity,
-            caller,
-            &format!("execution.{}", draft.kind),
-            if denied {
-                AuditOutcome::Denied
-            } else {
-                AuditOutcome::Success
-            },
-            audit_details,
-            self.target(),
-        );
-        AuditedStep {
-            step: NewStep {
-                kind: draft.kind.to_owned(),
-                payload: Value::Object(draft.payload),
-                input_tokens: draft.input_tokens,
-                output_tokens: draft.output_tokens,
-                cost_micros: draft.cost_micros,
-                latency_ms: draft
-                    .latency
-                    .map(|l| i64::try_from(l.as_millis()).unwrap_or(i64::MAX)),
-                at: draft.at,
-            },
-            audit: heddle_audit_log::prepare_event(&event),
-        }
+        audit_details
     }
 
     /// A state change of the execution (`turn.begin`, `turn.completed` …) as the store's

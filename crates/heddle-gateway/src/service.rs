@@ -303,14 +303,9 @@ impl Gateway {
         environment: Option<Environment>,
         body: &[u8],
     ) -> Outcome<ChatAnswer> {
-        let mut request: Value = match serde_json::from_slice(body) {
+        let mut request = match parse_body(body) {
             Ok(request) => request,
-            Err(err) => {
-                return Outcome::failed(GatewayError::invalid(
-                    format!("We could not parse the JSON body of your request: {err}."),
-                    None,
-                ));
-            }
+            Err(error) => return Outcome::failed(error),
         };
         let info = match wire::read_chat_request(&request) {
             Ok(info) => info,
@@ -1267,14 +1262,9 @@ impl Gateway {
         environment: Option<Environment>,
         body: &[u8],
     ) -> Outcome<Value> {
-        let mut request: Value = match serde_json::from_slice(body) {
+        let mut request = match parse_body(body) {
             Ok(request) => request,
-            Err(err) => {
-                return Outcome::failed(GatewayError::invalid(
-                    format!("We could not parse the JSON body of your request: {err}."),
-                    None,
-                ));
-            }
+            Err(error) => return Outcome::failed(error),
         };
         let inputs = match wire::embedding_inputs(&request) {
             Ok(inputs) => inputs,
@@ -1837,6 +1827,16 @@ impl std::fmt::Debug for StreamTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamTask").finish_non_exhaustive()
     }
+}
+
+/// A request body as JSON, or the error OpenAI answers for one that is not.
+fn parse_body(body: &[u8]) -> Result<Value, GatewayError> {
+    serde_json::from_slice(body).map_err(|err| {
+        GatewayError::invalid(
+            format!("We could not parse the JSON body of your request: {err}."),
+            None,
+        )
+    })
 }
 
 fn interrupted_execution(stale: StaleGatewayExecution) -> Execution {

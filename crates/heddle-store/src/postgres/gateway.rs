@@ -10,6 +10,7 @@ use sqlx::{Postgres, QueryBuilder, Transaction};
 use time::OffsetDateTime;
 
 use super::PgStore;
+use super::audit::tenant_missing_or_database;
 use crate::config_snapshots::parse_environment;
 use crate::db_error::{is_foreign_key_violation, not_found};
 use crate::gateway::{
@@ -17,7 +18,7 @@ use crate::gateway::{
     GatewayWritten, HoldOutcome, OpenGatewayExecution, StaleGatewayExecution, exceeds_alone,
 };
 use crate::sessions::turn_not_running;
-use crate::{AuditedStep, NewAuditEvent, SessionChannel, StoreError, StoreResult, TurnStatus};
+use crate::{AuditedStep, NewAuditEvent, SessionChannel, StoreResult, TurnStatus};
 
 async fn spent(
     executor: impl sqlx::PgExecutor<'_>,
@@ -223,13 +224,11 @@ async fn insert_outbox_events(
                 .push_bind(event.actor_id.as_deref())
                 .push_bind(&event.outcome);
         });
-        insert.build().execute(&mut **tx).await.map_err(|err| {
-            if is_foreign_key_violation(&err) {
-                not_found("tenant", tenant_id)
-            } else {
-                StoreError::Database(err)
-            }
-        })?;
+        insert
+            .build()
+            .execute(&mut **tx)
+            .await
+            .map_err(|err| tenant_missing_or_database(err, tenant_id))?;
     }
     Ok(())
 }

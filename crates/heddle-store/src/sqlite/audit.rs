@@ -44,7 +44,7 @@ pub(super) async fn insert_outbox_event<'e>(
     Ok(())
 }
 
-fn tenant_missing_or_database(err: sqlx::Error, tenant_id: TenantId) -> StoreError {
+pub(super) fn tenant_missing_or_database(err: sqlx::Error, tenant_id: TenantId) -> StoreError {
     if is_foreign_key_violation(&err) {
         not_found("tenant", tenant_id)
     } else {
